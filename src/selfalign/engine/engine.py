@@ -1,0 +1,117 @@
+"""The Engine: one loaded base model, optional LoRA adapters, and the two primitives."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from selfalign.engine.generate import generate_batch, plan_rows
+from selfalign.engine.loader import Loaded, ModelSpec, load
+from selfalign.engine.scoring import batches_by_length, encode_pair, score_batch
+from selfalign.engine.sentinels import run_sentinels
+from selfalign.engine.types import Generation, GenParams, OptionScore
+from selfalign.errors import ModelRefError
+
+
+class Engine:
+    """Everything that uses a model goes through :meth:`generate` and :meth:`logprobs`.
+
+    Adapters are attached to the one base by name and chosen per call (``adapter=None`` is the base), so
+    base, SFT and DPO cost one model's memory.
+    """
+
+    def __init__(self, loaded: Loaded) -> None:
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.guard = loaded.guard
+        self.provenance = loaded.provenance
+        self.adapters: dict[str, str] = {}
+        self.pad_id = int(self.tokenizer.pad_token_id)
+        eos = self.model.generation_config.eos_token_id if self.model.generation_config else None
+        eos_list = eos if isinstance(eos, list) else [eos]
+        self.eos_ids = {int(e) for e in [*eos_list, self.tokenizer.eos_token_id] if e is not None}
+
+    @classmethod
+    def load(cls, spec: ModelSpec | str = ModelSpec()) -> Engine:
+        engine = cls(load(ModelSpec(ref=spec) if isinstance(spec, str) else spec))
+        if (spec.sentinels if isinstance(spec, ModelSpec) else True):
+            engine.provenance["sentinels"] = run_sentinels(engine)
+        return engine
+
+    # -- adapters ---------------------------------------------------------------------------------------
+    def add_adapter(self, name: str, path: str | Path) -> None:
+        """Attach a PEFT LoRA adapter dir under ``name`` (no second copy of the base)."""
+        from peft import PeftModel
+
+        path = Path(path)
+        if not (path / "adapter_config.json").is_file():
+            raise ModelRefError(f"adapter '{name}': {path} has no adapter_config.json")
+        if name in self.adapters:
+            raise ModelRefError(f"adapter '{name}' is already attached (from {self.adapters[name]})")
+        if isinstance(self.model, PeftModel):
+            self.model.load_adapter(str(path), adapter_name=name)
+        else:
+            self.model = PeftModel.from_pretrained(self.model, str(path), adapter_name=name)
+        self.model.eval()
+        self.adapters[name] = str(path)
+
+    @contextlib.contextmanager
+    def using(self, adapter: str | None) -> Iterator[Any]:
+        """The model with ``adapter`` active (``None``: the plain base, adapters disabled)."""
+        if adapter is not None and adapter not in self.adapters:
+            raise ModelRefError(f"no adapter named '{adapter}'; attached: {sorted(self.adapters) or 'none'}")
+        if not self.adapters:
+            yield self.model
+        elif adapter is None:
+            with self.model.disable_adapter():
+                yield self.model
+        else:
+            self.model.set_adapter(adapter)
+            yield self.model
+
+    # -- primitive 1 ------------------------------------------------------------------------------------
+    def generate(
+        self, prompts: Sequence[str], params: GenParams = GenParams(), *,
+        adapter: str | None = None, allow_special: bool = False,
+    ) -> list[Generation]:
+        """Complete each prompt; results in input order. Every prompt is guarded (audit + round trip)."""
+        prompts = list(prompts)
+        encoded = self.guard.encode_batch(prompts, allow_special=allow_special)
+        seeds = plan_rows(prompts, params.seed)
+        out: list[Generation | None] = [None] * len(prompts)
+        with self.using(adapter) as model:
+            for idx in batches_by_length([len(e) for e in encoded], params.batch_size):
+                batch = generate_batch(
+                    model, self.guard, [encoded[i] for i in idx], [prompts[i] for i in idx],
+                    [seeds[i] for i in idx], params, self.pad_id, self.eos_ids,
+                )
+                for i, g in zip(idx, batch, strict=True):
+                    out[i] = g
+        return [g for g in out if g is not None]
+
+    # -- primitive 2 ------------------------------------------------------------------------------------
+    def logprobs(
+        self, requests: Sequence[tuple[str, Sequence[str]]], *, adapter: str | None = None,
+        batch_size: int = 16, allow_special: bool = False,
+    ) -> list[list[OptionScore]]:
+        """For each ``(prompt, options)``, the summed and mean log-prob of each option's tokens."""
+        flat = [
+            encode_pair(self.guard, prompt, option, allow_special)
+            for prompt, options in requests
+            for option in options
+        ]
+        scores: list[OptionScore | None] = [None] * len(flat)
+        with self.using(adapter) as model:
+            for idx in batches_by_length([len(c) + len(o) for c, o in flat], batch_size):
+                for i, s in zip(idx, score_batch(model, [flat[i] for i in idx], self.pad_id), strict=True):
+                    scores[i] = s
+        out, k = [], 0
+        for _, options in requests:
+            out.append([s for s in scores[k : k + len(options)] if s is not None])
+            k += len(options)
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.guard.encode(text))

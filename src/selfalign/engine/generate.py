@@ -1,0 +1,158 @@
+"""Batched generation with stop *strings* matched on decoded text, and batch-independent seeded sampling."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from transformers import (
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+from selfalign.engine.guards import Guard
+from selfalign.engine.types import Generation, GenParams, StopReason
+
+
+def row_seed(seed: int, prompt: str, repeat: int) -> int:
+    """Seed of one row: the same prompt with the same seed samples the same text, whatever its batch."""
+    digest = hashlib.sha256(f"{seed}\x00{repeat}\x00{prompt}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+class RowSampler(LogitsProcessor):
+    """Sample each row with its own generator, then force that token (HF runs greedy on top).
+
+    HF's sampler draws from one global RNG, so a row's sample would depend on its batch-mates; per-row
+    generators make generation reproducible under re-batching and resume.
+    """
+
+    def __init__(self, seeds: Sequence[int], params: GenParams, device: torch.device) -> None:
+        self.generators = [torch.Generator(device=device).manual_seed(s) for s in seeds]
+        warpers: list[LogitsProcessor] = [TemperatureLogitsWarper(params.temperature)]
+        if params.top_k > 0:
+            warpers.append(TopKLogitsWarper(params.top_k))
+        if params.top_p < 1.0:
+            warpers.append(TopPLogitsWarper(params.top_p))
+        self.warpers = LogitsProcessorList(warpers)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        probs = torch.softmax(self.warpers(input_ids, scores).float(), dim=-1)
+        picks = torch.cat([torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(self.generators)])
+        forced = torch.full_like(scores, float("-inf"))
+        forced.scatter_(1, picks.unsqueeze(1), 0.0)
+        return forced
+
+
+class StopStrings(StoppingCriteria):
+    """Per-row stop on decoded generated text (never on a token id), plus EOS bookkeeping.
+
+    Only the generated part is decoded, so a stop string inside the prompt never fires; ``:`` or ``###``
+    inside an answer do not stop it unless they are themselves stop strings.
+    """
+
+    def __init__(self, guard: Guard, stops: Sequence[str], prompt_len: int, eos_ids: set[int], rows: int):
+        self.guard, self.stops, self.prompt_len, self.eos_ids = guard, tuple(stops), prompt_len, eos_ids
+        self.window = max((len(s) for s in self.stops), default=0) + 8  # tokens: each is >= 1 char
+        self.length = [None] * rows  # generated tokens kept per finished row
+        self.reason: list[StopReason | None] = [None] * rows
+        self.which: list[str | None] = [None] * rows
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        gen = input_ids[:, self.prompt_len :]
+        n = gen.shape[1]
+        done = torch.zeros(gen.shape[0], dtype=torch.bool, device=input_ids.device)
+        for row in range(gen.shape[0]):
+            if self.reason[row] is not None:
+                done[row] = True
+                continue
+            last = int(gen[row, -1])
+            if last in self.eos_ids:
+                self.length[row], self.reason[row] = n - 1, "eos"
+                done[row] = True
+                continue
+            if self.stops:
+                tail = self.guard.decode(gen[row, -self.window :].tolist())
+                hit = [s for s in self.stops if s in tail]
+                if hit:
+                    self.length[row], self.reason[row] = n, "stop"
+                    self.which[row] = min(hit, key=tail.index)
+                    done[row] = True
+        return done
+
+
+def generate_batch(
+    model: Any, guard: Guard, encoded: list[list[int]], prompts: list[str], seeds: list[int],
+    params: GenParams, pad_id: int, eos_ids: set[int],
+) -> list[Generation]:
+    """One left-padded batch through ``model.generate``."""
+    device = next(model.parameters()).device
+    width = max(len(ids) for ids in encoded)
+    input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for i, ids in enumerate(encoded):
+        input_ids[i, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+        mask[i, width - len(ids) :] = 1
+    stopper = StopStrings(guard, params.stop, width, eos_ids, len(encoded))
+    processors = LogitsProcessorList()
+    if params.temperature > 0:
+        processors.append(RowSampler(seeds, params, device))
+    config = GenerationConfig(
+        max_new_tokens=params.max_new_tokens,
+        do_sample=False,  # sampling happens in RowSampler; HF then takes the forced token
+        pad_token_id=pad_id,
+        eos_token_id=sorted(eos_ids),
+        repetition_penalty=params.repetition_penalty,
+    )
+    with torch.inference_mode():
+        out = model.generate(
+            input_ids=input_ids.to(device),
+            attention_mask=mask.to(device),
+            generation_config=config,
+            logits_processor=processors,
+            stopping_criteria=StoppingCriteriaList([stopper]),
+        )
+    results = []
+    for row, prompt in enumerate(prompts):
+        gen = out[row, width:].tolist()
+        reason = stopper.reason[row] or "length"
+        if reason == "length":  # stopped by max_new_tokens (or a batch-mate's end); cut any EOS tail
+            keep = next((i for i, t in enumerate(gen) if t in eos_ids), len(gen))
+            reason = "eos" if keep < len(gen) else "length"
+            gen = gen[:keep]
+        else:
+            gen = gen[: stopper.length[row]]
+        raw = guard.decode(gen)
+        text, which = raw, None
+        if reason == "stop" or params.stop:
+            cuts = [(raw.index(s), s) for s in params.stop if s in raw]
+            if cuts:
+                at, which = min(cuts)
+                text, reason = raw[:at], "stop"
+        results.append(
+            Generation(
+                prompt=guard.decode(encoded[row]), raw=raw, text=text, stop_reason=reason,
+                n_prompt_tokens=len(encoded[row]), n_tokens=len(gen), stop=which,
+                seed=seeds[row] if params.temperature > 0 else None,
+            )
+        )
+    return results
+
+
+def plan_rows(prompts: Sequence[str], seed: int) -> list[int]:
+    """Per-row seeds; repeats of one prompt (best-of-N) get distinct seeds by repeat index."""
+    seen: Counter[str] = Counter()
+    seeds = []
+    for p in prompts:
+        seeds.append(row_seed(seed, p, seen[p]))
+        seen[p] += 1
+    return seeds

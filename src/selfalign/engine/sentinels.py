@@ -1,0 +1,31 @@
+"""Sentinel probes run at load through the guarded path; results are stored verbatim, never rewritten."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from selfalign.engine.types import GenParams
+from selfalign.errors import ContaminationError
+
+if TYPE_CHECKING:
+    from selfalign.engine.engine import Engine
+
+PROBES = (
+    "The capital of France is",
+    "1, 2, 3, 4, 5,",
+    "Instruction: Name a primary color.\nResponse:",
+)
+
+
+def run_sentinels(engine: Engine, max_new_tokens: int = 12) -> list[dict[str, Any]]:
+    """Greedy completions of fixed probes; a round-trip mismatch or a control token in an output fails."""
+    gens = engine.generate(list(PROBES), GenParams(max_new_tokens=max_new_tokens, temperature=0.0))
+    results = []
+    for probe, g in zip(PROBES, gens, strict=True):
+        if g.prompt != probe:
+            raise ContaminationError(f"sentinel input changed in the tokenizer: sent {probe!r}, fed {g.prompt!r}")
+        leaked = engine.guard.control_in(g.raw)
+        if leaked:
+            raise ContaminationError(f"sentinel {probe!r}: output contains chat-control token(s) {leaked}")
+        results.append({"input": g.prompt, "output": g.raw, "stop_reason": g.stop_reason, "n_tokens": g.n_tokens})
+    return results
