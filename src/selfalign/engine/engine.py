@@ -36,7 +36,7 @@ class Engine:
     @classmethod
     def load(cls, spec: ModelSpec | str = ModelSpec()) -> Engine:
         engine = cls(load(ModelSpec(ref=spec) if isinstance(spec, str) else spec))
-        if (spec.sentinels if isinstance(spec, ModelSpec) else True):
+        if spec.sentinels if isinstance(spec, ModelSpec) else True:
             engine.provenance["sentinels"] = run_sentinels(engine)
         return engine
 
@@ -73,8 +73,12 @@ class Engine:
 
     # -- primitive 1 ------------------------------------------------------------------------------------
     def generate(
-        self, prompts: Sequence[str], params: GenParams = GenParams(), *,
-        adapter: str | None = None, allow_special: bool = False,
+        self,
+        prompts: Sequence[str],
+        params: GenParams = GenParams(),
+        *,
+        adapter: str | None = None,
+        allow_special: bool = False,
     ) -> list[Generation]:
         """Complete each prompt; results in input order. Every prompt is guarded (audit + round trip)."""
         prompts = list(prompts)
@@ -84,8 +88,13 @@ class Engine:
         with self.using(adapter) as model:
             for idx in batches_by_length([len(e) for e in encoded], params.batch_size):
                 batch = generate_batch(
-                    model, self.guard, [encoded[i] for i in idx], [prompts[i] for i in idx],
-                    [seeds[i] for i in idx], params, self.pad_id, self.eos_ids,
+                    model,
+                    self.guard,
+                    [encoded[i] for i in idx],
+                    [seeds[i] for i in idx],
+                    params,
+                    self.pad_id,
+                    self.eos_ids,
                 )
                 for i, g in zip(idx, batch, strict=True):
                     out[i] = g
@@ -93,8 +102,12 @@ class Engine:
 
     # -- primitive 2 ------------------------------------------------------------------------------------
     def logprobs(
-        self, requests: Sequence[tuple[str, Sequence[str]]], *, adapter: str | None = None,
-        batch_size: int = 16, allow_special: bool = False,
+        self,
+        requests: Sequence[tuple[str, Sequence[str]]],
+        *,
+        adapter: str | None = None,
+        batch_size: int = 16,
+        allow_special: bool = False,
     ) -> list[list[OptionScore]]:
         """For each ``(prompt, options)``, the summed and mean log-prob of each option's tokens."""
         flat = [

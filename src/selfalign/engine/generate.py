@@ -47,7 +47,9 @@ class RowSampler(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         probs = torch.softmax(self.warpers(input_ids, scores).float(), dim=-1)
-        picks = torch.cat([torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(self.generators)])
+        picks = torch.cat(
+            [torch.multinomial(probs[i], 1, generator=g) for i, g in enumerate(self.generators)]
+        )
         forced = torch.full_like(scores, float("-inf"))
         forced.scatter_(1, picks.unsqueeze(1), 0.0)
         return forced
@@ -67,7 +69,9 @@ class StopStrings(StoppingCriteria):
         self.reason: list[StopReason | None] = [None] * rows
         self.which: list[str | None] = [None] * rows
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
+    ) -> torch.BoolTensor:
         gen = input_ids[:, self.prompt_len :]
         n = gen.shape[1]
         done = torch.zeros(gen.shape[0], dtype=torch.bool, device=input_ids.device)
@@ -91,8 +95,13 @@ class StopStrings(StoppingCriteria):
 
 
 def generate_batch(
-    model: Any, guard: Guard, encoded: list[list[int]], prompts: list[str], seeds: list[int],
-    params: GenParams, pad_id: int, eos_ids: set[int],
+    model: Any,
+    guard: Guard,
+    encoded: list[list[int]],
+    seeds: list[int],
+    params: GenParams,
+    pad_id: int,
+    eos_ids: set[int],
 ) -> list[Generation]:
     """One left-padded batch through ``model.generate``."""
     device = next(model.parameters()).device
@@ -122,7 +131,7 @@ def generate_batch(
             stopping_criteria=StoppingCriteriaList([stopper]),
         )
     results = []
-    for row, prompt in enumerate(prompts):
+    for row in range(len(encoded)):
         gen = out[row, width:].tolist()
         reason = stopper.reason[row] or "length"
         if reason == "length":  # stopped by max_new_tokens (or a batch-mate's end); cut any EOS tail
@@ -140,8 +149,13 @@ def generate_batch(
                 text, reason = raw[:at], "stop"
         results.append(
             Generation(
-                prompt=guard.decode(encoded[row]), raw=raw, text=text, stop_reason=reason,
-                n_prompt_tokens=len(encoded[row]), n_tokens=len(gen), stop=which,
+                prompt=guard.decode(encoded[row]),
+                raw=raw,
+                text=text,
+                stop_reason=reason,
+                n_prompt_tokens=len(encoded[row]),
+                n_tokens=len(gen),
+                stop=which,
                 seed=seeds[row] if params.temperature > 0 else None,
             )
         )

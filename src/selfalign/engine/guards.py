@@ -20,7 +20,7 @@ def strip_chat_templates(tokenizer: Any, source: str) -> list[str]:
     """Remove every chat template the tokenizer carries; return where each one was found.
 
     Templates arrive via ``tokenizer_config.json`` (``chat_template`` key), ``chat_template.jinja`` and GGUF
-    metadata; all of them land in the attribute and in ``init_kwargs`` (which ``save_pretrained`` writes back).
+    metadata; all land in the attribute and in ``init_kwargs`` (which ``save_pretrained`` writes back).
     """
     found: list[str] = []
     if getattr(tokenizer, "chat_template", None):
@@ -129,13 +129,11 @@ class Guard:
             at = min(len(back), len(text)) if at is None else at
             raise ContaminationError(
                 f"prompt does not round-trip through the tokenizer at char {at}: "
-                f"sent {text[at:at + 20]!r}, decoded {back[at:at + 20]!r}"
+                f"sent {text[at : at + 20]!r}, decoded {back[at : at + 20]!r}"
             )
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self.tokenizer.decode(
-            list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False
-        )
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
     def control_in(self, text: str) -> list[str]:
         """Control tokens that appear literally in ``text`` (used on model outputs)."""

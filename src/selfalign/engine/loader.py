@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +72,9 @@ def quantization_config(spec: ModelSpec, device: str, dtype: torch.dtype) -> Bit
     if spec.quant == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
     return BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=dtype,
     )
 
@@ -100,7 +104,24 @@ def _source(spec: ModelSpec) -> tuple[str, Path | str, dict[str, Any]]:
             f"model '{ref}': not an embedded model ({', '.join(defaults.EMBEDDED)}), "
             "an existing directory, a .gguf file, or a hub id of the form org/name"
         )
+    _check_hub(ref)
     return "hub", ref, {}
+
+
+def _check_hub(ref: str) -> None:
+    """Fail in seconds, not after a minute of retries, when the hub cannot be reached."""
+    if os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0"):
+        raise ModelRefError(f"model '{ref}': looks like a hub id, but HF_HUB_OFFLINE is set")
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    host = endpoint.split("://", 1)[-1].split("/", 1)[0]
+    try:
+        with socket.create_connection((host.split(":")[0], 443), timeout=3):
+            pass
+    except OSError as e:
+        raise ModelRefError(
+            f"model '{ref}': looks like a hub id, but the hub ({host}) is unreachable from here ({e}); "
+            "use an embedded model, a local directory or a .gguf file"
+        ) from e
 
 
 def _load_tokenizer(kind: str, where: Path | str, spec: ModelSpec) -> Any:
@@ -110,7 +131,9 @@ def _load_tokenizer(kind: str, where: Path | str, spec: ModelSpec) -> Any:
             src, revision=spec.revision if kind == "hub" else None, trust_remote_code=spec.trust_remote_code
         )
     except OSError as e:
-        raise ModelRefError(f"model '{spec.ref}': tokenizer could not be loaded: {str(e).splitlines()[0]}") from e
+        raise ModelRefError(
+            f"model '{spec.ref}': tokenizer could not be loaded: {str(e).splitlines()[0]}"
+        ) from e
 
 
 def load(spec: ModelSpec) -> Loaded:
@@ -127,8 +150,12 @@ def load(spec: ModelSpec) -> Loaded:
     else:
         try:
             model = AutoModelForCausalLM.from_pretrained(
-                where, dtype=dtype, quantization_config=quant, use_safetensors=True,
-                trust_remote_code=spec.trust_remote_code, revision=spec.revision if kind == "hub" else None,
+                where,
+                dtype=dtype,
+                quantization_config=quant,
+                use_safetensors=True,
+                trust_remote_code=spec.trust_remote_code,
+                revision=spec.revision if kind == "hub" else None,
                 device_map={"": device} if quant is not None else None,
             )
         except OSError as e:

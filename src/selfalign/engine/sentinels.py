@@ -23,9 +23,13 @@ def run_sentinels(engine: Engine, max_new_tokens: int = 12) -> list[dict[str, An
     results = []
     for probe, g in zip(PROBES, gens, strict=True):
         if g.prompt != probe:
-            raise ContaminationError(f"sentinel input changed in the tokenizer: sent {probe!r}, fed {g.prompt!r}")
+            raise ContaminationError(
+                f"sentinel input changed in the tokenizer: sent {probe!r}, fed {g.prompt!r}"
+            )
         leaked = engine.guard.control_in(g.raw)
         if leaked:
             raise ContaminationError(f"sentinel {probe!r}: output contains chat-control token(s) {leaked}")
-        results.append({"input": g.prompt, "output": g.raw, "stop_reason": g.stop_reason, "n_tokens": g.n_tokens})
+        results.append(
+            {"input": g.prompt, "output": g.raw, "stop_reason": g.stop_reason, "n_tokens": g.n_tokens}
+        )
     return results

@@ -1,0 +1,95 @@
+"""``selfalign doctor`` and ``selfalign generate``: look at the machine and at exactly what a model sees."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from typing import Annotated
+
+import torch
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from selfalign.engine import Engine, GenParams, ModelSpec
+from selfalign.engine.defaults import SMOLLM2, cache_dir
+from selfalign.engine.provenance import versions
+from selfalign.errors import ContaminationError
+
+console = Console()
+
+
+def doctor(
+    model: Annotated[str, typer.Option(help="Model whose load time and guards to check.")] = SMOLLM2,
+) -> None:
+    """Versions, threads, device, cache dir, default-model load time and a guard self-test."""
+    table = Table(title="selfalign doctor", show_header=False)
+    for name, version in versions().items():
+        table.add_row(name, str(version))
+    table.add_row("platform", platform.platform())
+    table.add_row("torch threads", f"{torch.get_num_threads()} (cpus: {os.cpu_count()})")
+    cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    table.add_row("cuda", cuda)
+    table.add_row("cache dir", str(cache_dir()))
+    started = time.perf_counter()
+    engine = Engine.load(ModelSpec(ref=model))
+    table.add_row(f"load {model}", f"{time.perf_counter() - started:.2f} s (incl. sentinels)")
+    table.add_row("dtype / quant", f"{engine.provenance['dtype']} / {engine.provenance['quantization']}")
+    table.add_row(
+        "templates removed", "; ".join(engine.provenance["guards"]["chat_templates_removed"]) or "none"
+    )
+    try:  # the audit must refuse a literal chat-control token
+        engine.guard.encode("<|im_start|>user hi")
+        table.add_row("guard self-test", "[red]FAILED: control token was accepted[/red]")
+        failed = True
+    except ContaminationError:
+        table.add_row("guard self-test", "ok (control token refused)")
+        failed = False
+    for s in engine.provenance.get("sentinels", []):
+        table.add_row("sentinel", f"{s['input']!r} → {s['output']!r}")
+    console.print(table)
+    if failed:
+        raise typer.Exit(1)
+
+
+def generate(
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="Exact prompt text (no template is added).")],
+    model: Annotated[str, typer.Option(help="Model reference.")] = SMOLLM2,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens to generate at most.")] = 64,
+    temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable); decoded text.")] = None,
+    show_tokens: Annotated[
+        bool, typer.Option(help="Print token ids and pieces of prompt and output.")
+    ] = False,
+    allow_special: Annotated[bool, typer.Option(help="Let the prompt contain chat-control tokens.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the Generation as JSON.")] = False,
+) -> None:
+    """Complete PROMPT exactly as given and show what the model saw (the first version's show_prompts)."""
+    engine = Engine.load(ModelSpec(ref=model))
+    prompt = prompt.replace("\\n", "\n").replace("\\t", "\t")  # shells make real newlines awkward
+    params = GenParams(
+        max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, stop=tuple(stop or ())
+    )
+    g = engine.generate([prompt], params, allow_special=allow_special)[0]
+    if as_json:
+        print(json.dumps(g.__dict__, indent=2))
+        return
+    console.rule("prompt (exact text fed to the model)")
+    console.print(repr(g.prompt), markup=False)
+    console.rule(f"completion ({g.n_tokens} tokens, stop_reason={g.stop_reason})")
+    console.print(g.text, markup=False)
+    if show_tokens:
+        for title, text in (("prompt tokens", g.prompt), ("output tokens", g.raw)):
+            ids = engine.guard.encode(text, allow_special=True) if text else []
+            console.rule(title)
+            console.print(
+                " ".join(f"{i}:{engine.guard.decode([i])!r}" for i in ids), markup=False, soft_wrap=True
+            )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(doctor)
+    app.command()(generate)

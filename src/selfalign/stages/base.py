@@ -1,0 +1,58 @@
+"""The stage contract: read dataset(s) → write one dataset (+ files) and a stage manifest.
+
+A stage is a function ``run(ctx: StageContext) -> StageResult``. It never loads a model itself: it gets the
+run's one :class:`~selfalign.engine.Engine` from ``ctx.engine()``. Its config is one pydantic section of
+the run config (each section feeds exactly one stage). The pipeline decides caching and resume; a stage
+only promises to write its outputs atomically under ``ctx.out_dir`` and to be restartable there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from selfalign.engine import Engine
+
+
+@dataclass
+class StageContext:
+    name: str
+    config: BaseModel
+    out_dir: Path
+    inputs: dict[str, Path]  # named artifacts from earlier stages, e.g. {"instructions": .../data.jsonl}
+    engine: Callable[[], Engine]  # lazily loads the run's single engine
+    seed: int = 0
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StageResult:
+    outputs: dict[str, Path]  # named artifacts this stage produced
+    counts: dict[str, int] = field(default_factory=dict)  # examples in / out, kept / dropped ...
+    metrics: dict[str, Any] = field(default_factory=dict)  # QC rates, agreement tables, losses ...
+    tokens_generated: int = 0
+
+
+def write_manifest(out_dir: Path, stage: str, payload: dict[str, Any]) -> Path:
+    """Atomically write ``out_dir/manifest.json`` (temp file + rename: never half-written)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "manifest.json"
+    fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=out_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"stage": stage, "written_at": time.time(), **payload}, f, indent=2, default=str)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
