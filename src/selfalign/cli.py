@@ -24,25 +24,23 @@ for _area in _AREAS:
     importlib.import_module(f"selfalign.commands.{_area}").register(app)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: a SelfalignError becomes one line on stderr and exit code 1 (no traceback)."""
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code; a SelfalignError becomes one line on stderr (no traceback)."""
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="selfalign")
     except SelfalignError as e:
         print(f"error: {e}", file=sys.stderr)
-        return _exit(1)
+        return 1
     except click.exceptions.Exit as e:
-        return _exit(e.exit_code)
+        return e.exit_code
     except click.exceptions.Abort:
         print("aborted", file=sys.stderr)
-        return _exit(1)
+        return 1
     except click.exceptions.ClickException as e:
         e.show()
-        return _exit(e.exit_code)
-    return _exit(rv if isinstance(rv, int) else 0)
+        return e.exit_code
+    return rv if isinstance(rv, int) else 0
 
 
-def _exit(code: int) -> int:
-    if __name__ == "__main__" or sys.argv and sys.argv[0].endswith("selfalign"):
-        raise SystemExit(code)
-    return code
+def main() -> None:
+    raise SystemExit(run())
