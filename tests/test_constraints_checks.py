@@ -34,7 +34,8 @@ CASES = [
     ),
     ("numbered_list", {"n": 3}, NUMBERED_ANSWER, "1. Boil water.\n2. Pour it.", "found 2 numbered items"),
     ("lowercase", {}, "the quick brown fox jumps over the lazy dog.", "the quick brown Fox jumps.", "'F'"),
-    ("lowercase", {}, "écoute: ça va très bien.", "42 + 7 = 49!", "no letters"),
+    ("lowercase", {}, "écoute: ça va très bien.", "42 + 7 = 49!", "found no lowercase letters"),
+    ("uppercase", {}, "ÇA VA? 42!", "東京 42", "found no uppercase letters"),
     (
         "uppercase",
         {},

@@ -33,7 +33,7 @@ _add(
 )
 _add("one_line", ("paragraph_count", *_LIST_TYPES), "lists and paragraphs need several lines")
 _add("quoted", ("starts_with", "ends_with"), "the quote mark would come before/after the phrase")
-_add("quoted", _LIST_TYPES, "a list item cannot start with the opening quote mark")
+_add("quoted", _LIST_TYPES, "the quote marks would garble the first or last list item")
 _add("bullet_count", ("numbered_list",), "asking for two different lists at once is contradictory")
 _add("sentence_count", _LIST_TYPES, "list items are not sentences, so the sentence count is ambiguous")
 _add("no_digits", ("numbered_list",), "numbered items start with digits")

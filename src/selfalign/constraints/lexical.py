@@ -43,9 +43,9 @@ class Lowercase(ConstraintType):
         upper = [c for c in answer if c.isupper()]
         if upper:
             return False, f"found uppercase letters: {_show(upper)}"
-        # An answer with no letters at all ("42!") did not write anything in lowercase.
+        # An answer with no cased letters ("42!") did not write anything in lowercase.
         if not any(c.islower() for c in answer):
-            return False, "found no letters"
+            return False, "found no lowercase letters"
         return True, "no uppercase letters"
 
 
@@ -63,7 +63,7 @@ class Uppercase(ConstraintType):
         if lower:
             return False, f"found lowercase letters: {_show(lower)}"
         if not any(c.isupper() for c in answer):
-            return False, "found no letters"
+            return False, "found no uppercase letters"
         return True, "no lowercase letters"
 
 
