@@ -1,0 +1,90 @@
+"""``selfalign evaluate``: base zero-shot, base few-shot and any adapters on the same held-out items."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from selfalign.engine import Engine, ModelSpec
+from selfalign.engine.defaults import SMOLLM2
+from selfalign.errors import ConfigError
+from selfalign.evaluate.conditions import BASE_FEW_SHOT
+from selfalign.evaluate.critic import BUILTIN
+from selfalign.evaluate.table import category_table, summary_table
+from selfalign.stages.base import StageContext
+from selfalign.stages.evaluate import EvaluateConfig
+from selfalign.stages.evaluate import run as run_stage
+
+console = Console()
+
+
+def parse_adapters(specs: list[str]) -> dict[str, str]:
+    """``name=path`` pairs → dict; a bare path is named after its directory."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            name, path = Path(spec).name, spec
+        if not name or not path:
+            raise ConfigError(f"--adapter {spec!r}: expected NAME=PATH")
+        if name in out:
+            raise ConfigError(f"--adapter: name {name!r} given twice")
+        out[name] = path
+    return out
+
+
+def evaluate(
+    items: Annotated[
+        Path, typer.Option(help="Held-out items JSONL (id, instruction, category, constraints).")
+    ],
+    out: Annotated[Path, typer.Option(help="Directory for items.jsonl, results.json and manifest.json.")],
+    adapter: Annotated[
+        list[str] | None,
+        typer.Option(help="PEFT adapter to evaluate, NAME=PATH (repeatable); each becomes a condition."),
+    ] = None,
+    model: Annotated[str, typer.Option(help="Base model reference (adapters must fit it).")] = SMOLLM2,
+    baseline: Annotated[str, typer.Option(help="Condition the others are compared with.")] = BASE_FEW_SHOT,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens generated per answer at most.")] = 128,
+    batch_size: Annotated[int, typer.Option(help="Prompts per batch.")] = 16,
+    critic: Annotated[
+        str, typer.Option(help="Pairwise critic for open-ended items; 'none' to skip.")
+    ] = BUILTIN,
+    shots: Annotated[int, typer.Option(help="Solved examples in the base few-shot prompt.")] = 3,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for lift intervals.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Generation and bootstrap seed.")] = 0,
+    categories: Annotated[bool, typer.Option(help="Also print the per-category table.")] = True,
+) -> None:
+    """Evaluate base (zero-/few-shot) and every --adapter on the same items; write and print results."""
+    cfg = EvaluateConfig(
+        adapters=parse_adapters(adapter or []),
+        baseline=baseline,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        critic=None if critic == "none" else critic,
+        shots=shots,
+        n_boot=n_boot,
+        seed=seed,
+    )
+    engines: list[Engine] = []
+
+    def engine() -> Engine:
+        if not engines:
+            engines.append(Engine.load(ModelSpec(ref=model)))
+        return engines[0]
+
+    ctx = StageContext(name="evaluate", config=cfg, out_dir=out, inputs={"heldout": items}, engine=engine)
+    result = run_stage(ctx)
+    results = json.loads(result.outputs["results"].read_text("utf-8"))
+    console.print(summary_table(results))
+    if categories:
+        console.print(category_table(results))
+    peak = max(m["peak_rss_mb"] for m in results["memory"])
+    console.print(f"peak RSS {peak:.0f} MiB; wrote {result.outputs['items']} and {result.outputs['results']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(evaluate)

@@ -1,0 +1,25 @@
+"""Score one output of a verifiable item by code: every constraint checked, nothing else looked at.
+
+There is deliberately no rule about length or format here. An output passes exactly when it obeys every
+constraint its item states (``selfalign.constraints``); a long answer that obeys passes, a short one that
+does not fails. The first version's ">500 characters is a failure" rule is what this module replaces.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selfalign.constraints import check_all
+from selfalign.evaluate.items import HeldOutItem
+
+
+def score_output(item: HeldOutItem, output: str) -> tuple[list[dict[str, Any]], bool | None]:
+    """``(checks, passed)``: one check record per constraint; ``passed`` is None for open-ended items."""
+    if not item.verifiable:
+        return [], None
+    results = check_all(output, item.constraints)
+    checks = [
+        {"type": r.type, "passed": r.passed, "detail": r.detail, "params": c["params"]}
+        for r, c in zip(results, item.constraints, strict=True)
+    ]
+    return checks, all(r.passed for r in results)

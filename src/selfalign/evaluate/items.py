@@ -1,0 +1,60 @@
+"""Held-out evaluation items: read and check a JSONL file of tasks every condition answers.
+
+A record needs ``id``, ``instruction`` (or ``text``), ``category``; ``constraints`` is optional. An item
+with constraints is scored by code; one without is open-ended and scored by the critic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from selfalign.constraints import validate_constraints
+from selfalign.data.jsonl import PathLike, iter_jsonl
+from selfalign.errors import DataError
+
+
+@dataclass(frozen=True)
+class HeldOutItem:
+    id: str
+    instruction: str
+    category: str
+    constraints: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def verifiable(self) -> bool:
+        """Scored by code (it has constraints), not by the critic."""
+        return bool(self.constraints)
+
+
+def _text(rec: dict[str, Any], key: str, path: PathLike, line: int) -> str:
+    value = rec.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(path, line, key, "missing or empty (a non-empty string is required)")
+    return value
+
+
+def item_from_record(rec: dict[str, Any], path: PathLike = "<item>", line: int = 0) -> HeldOutItem:
+    """One held-out item from a JSON object; ``DataError`` names the bad field."""
+    item_id = _text(rec, "id", path, line)
+    key = "instruction" if "instruction" in rec else "text"
+    instruction = _text(rec, key, path, line)
+    category = _text(rec, "category", path, line)
+    raw = rec.get("constraints")
+    constraints = [] if raw is None else validate_constraints(raw, str(path), line, "constraints")
+    return HeldOutItem(item_id, instruction.strip(), category, constraints)
+
+
+def load_items(path: PathLike) -> list[HeldOutItem]:
+    """Every item of a held-out JSONL file; ids must be unique and the file non-empty."""
+    items: list[HeldOutItem] = []
+    seen: dict[str, int] = {}
+    for line, rec in iter_jsonl(path):
+        item = item_from_record(rec, path, line)
+        if item.id in seen:
+            raise DataError(path, line, "id", f"duplicate id {item.id!r} (first on line {seen[item.id]})")
+        seen[item.id] = line
+        items.append(item)
+    if not items:
+        raise DataError(path, None, None, "no held-out items")
+    return items

@@ -1,0 +1,141 @@
+"""Stage ``evaluate``: every condition answers the same held-out items; verifiable checks and a critic score
+them; paired statistics compare each condition with base few-shot.
+
+Inputs: ``heldout`` (JSONL of items: id, instruction|text, category, optional constraints) and any number
+of adapters as ``adapter:<name>`` (a PEFT adapter dir; the pipeline passes ``adapter:sft``,
+``adapter:dpo``, ...), plus ``config.adapters``. Outputs: ``items.jsonl`` (every output with its checks
+and judge verdict), ``results.json`` (rates, intervals, tests, memory) and the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from selfalign.data.jsonl import write_jsonl_atomic
+from selfalign.errors import ConfigError
+from selfalign.evaluate.conditions import BASE_FEW_SHOT, Condition, PromptBuilder, check_conditions
+from selfalign.evaluate.conditions import with_adapters as default_conditions
+from selfalign.evaluate.critic import BUILTIN, get_critic
+from selfalign.evaluate.items import load_items
+from selfalign.evaluate.memory import snapshot
+from selfalign.evaluate.runner import gen_params, run_conditions
+from selfalign.evaluate.summary import summarize
+from selfalign.stages.base import StageContext, StageResult, write_manifest
+
+ADAPTER_PREFIX = "adapter:"
+
+
+class EvaluateConfig(BaseModel):
+    """The ``evaluate`` section of the run config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conditions: list[Condition] | None = Field(
+        default=None,
+        description="conditions to run; null = base_zero_shot, base_few_shot, then every adapter zero-shot",
+    )
+    adapters: dict[str, str] = Field(
+        default_factory=dict, description="extra adapters to attach: name -> PEFT adapter dir"
+    )
+    baseline: str = Field(default=BASE_FEW_SHOT, description="condition every other one is compared with")
+    max_new_tokens: int = Field(default=128, ge=1, description="tokens generated per answer at most")
+    batch_size: int = Field(default=16, ge=1, description="prompts per generate / logprobs batch")
+    critic: str | None = Field(
+        default=BUILTIN,
+        description="pairwise critic for open-ended items (selfalign.judge scorer name); null = none",
+    )
+    shots: int = Field(default=3, ge=0, description="solved examples in the base few-shot prompt")
+    shots_seed: int = Field(default=0, description="seed choosing the few-shot examples (fixed per run)")
+    n_boot: int = Field(default=2000, ge=1, description="paired bootstrap replicates for lift intervals")
+    confidence: float = Field(default=0.95, gt=0, lt=1, description="level of every interval")
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="Benjamini-Hochberg false discovery rate")
+    seed: int = Field(default=0, description="generation and bootstrap seed")
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def adapters_to_attach(ctx: StageContext, cfg: EvaluateConfig) -> dict[str, str]:
+    found = {
+        k.removeprefix(ADAPTER_PREFIX): str(v) for k, v in ctx.inputs.items() if k.startswith(ADAPTER_PREFIX)
+    }
+    for name, path in cfg.adapters.items():
+        if name in found and found[name] != path:
+            raise ConfigError(f"evaluate.adapters.{name}: given twice ({found[name]} and {path})")
+        found[name] = path
+    return found
+
+
+def run(ctx: StageContext) -> StageResult:
+    cfg = ctx.config
+    if not isinstance(cfg, EvaluateConfig):
+        raise ConfigError(f"evaluate: expected an EvaluateConfig, got {type(cfg).__name__}")
+    if "heldout" not in ctx.inputs:
+        raise ConfigError("evaluate: no 'heldout' input (the held-out items JSONL)")
+    started = time.perf_counter()
+    items = load_items(ctx.inputs["heldout"])
+    memory = [snapshot("start")]
+    engine = ctx.engine()
+    memory.append(snapshot("base loaded"))
+    for name, path in adapters_to_attach(ctx, cfg).items():
+        if name not in engine.adapters:
+            engine.add_adapter(name, path)
+    memory.append(snapshot(f"{len(engine.adapters)} adapters attached"))
+    conditions = cfg.conditions or default_conditions(sorted(engine.adapters))
+    check_conditions(conditions, cfg.baseline, list(engine.adapters))
+
+    builder = PromptBuilder(items, cfg.shots, cfg.shots_seed)
+    params = gen_params(cfg.max_new_tokens, cfg.batch_size, cfg.seed)
+    critic = get_critic(cfg.critic) if cfg.critic else None
+    records, gens = run_conditions(engine, items, conditions, builder, params, cfg.baseline, critic)
+    memory.append(snapshot("generated and judged"))
+
+    results = summarize(
+        records, cfg.baseline, n_boot=cfg.n_boot, seed=cfg.seed, confidence=cfg.confidence, alpha=cfg.alpha
+    )
+    results["conditions_run"] = [c.model_dump() for c in conditions]
+    results["adapters"] = dict(engine.adapters)
+    results["memory"] = memory
+    results["stop_reasons"] = {
+        name: {r: sum(g.stop_reason == r for g in gs) for r in ("stop", "eos", "length")}
+        for name, gs in gens.items()
+    }
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    items_path, results_path = ctx.out_dir / "items.jsonl", ctx.out_dir / "results.json"
+    n = write_jsonl_atomic(items_path, [r for recs in records.values() for r in recs])
+    _write_json(results_path, results)
+    tokens = sum(g.n_tokens for gs in gens.values() for g in gs)
+    counts = {"items": len(items), "conditions": len(conditions), "records": n}
+    write_manifest(
+        ctx.out_dir,
+        ctx.name,
+        {
+            "config": cfg.model_dump(),
+            "inputs": {k: str(v) for k, v in ctx.inputs.items()},
+            "counts": counts,
+            "tokens_generated": tokens,
+            "seconds": round(time.perf_counter() - started, 2),
+            "memory": memory,
+        },
+    )
+    return StageResult(
+        outputs={"items": items_path, "results": results_path},
+        counts=counts,
+        metrics={"results": results},
+        tokens_generated=tokens,
+    )
