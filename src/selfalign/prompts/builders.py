@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from rapidfuzz import fuzz, process, utils
 
+from selfalign.constraints import HELD_OUT_TYPES
 from selfalign.prompts import pools
 from selfalign.prompts.format import get_format
 from selfalign.prompts.pools import Example
@@ -59,6 +60,13 @@ def _draw(rng: random.Random, candidates: list[Example], k: int, category: str |
     return chosen
 
 
+def train_constraint_examples() -> tuple[Example, ...]:
+    """Constraint examples that use no held-out constraint type (safe to show in training prompts)."""
+    return tuple(
+        e for e in pools.constraint_examples() if not any(c["type"] in HELD_OUT_TYPES for c in e.constraints)
+    )
+
+
 def response_prompt(
     instruction: str,
     rng: random.Random,
@@ -71,8 +79,10 @@ def response_prompt(
 
     The k shots are drawn by ``rng`` from the plain pool, mixing categories; with ``category`` one shot is
     of that category, with ``constrained`` one shot is a constraint example (it shows that stated
-    constraints are obeyed). Pool entries in ``exclude_ids`` or near-duplicates of ``instruction`` are
-    never shown, so a model cannot copy the answer of the very task it is given.
+    constraints are obeyed) whose types are all training types: an example of a held-out type
+    (``selfalign.constraints.HELD_OUT_TYPES``) would leak it into training data. Pool entries in
+    ``exclude_ids`` or near-duplicates of ``instruction`` are never shown, so a model cannot copy the
+    answer of the very task it is given.
     """
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
@@ -86,7 +96,7 @@ def response_prompt(
     plain = [e for e in pools.examples() if usable(e)]
     shots: list[Example] = []
     if constrained and k > 0:
-        with_constraints = [e for e in pools.constraint_examples() if usable(e)]
+        with_constraints = [e for e in train_constraint_examples() if usable(e)]
         if not with_constraints:
             raise ValueError("no constraint example left after exclusions")
         shots.append(rng.choice(with_constraints))

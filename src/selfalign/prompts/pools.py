@@ -102,8 +102,10 @@ class _Doc:
         self.path = str(source)
         try:
             text = source.read_text("utf-8")
-            self.data: Any = yaml.safe_load(text)
-            self.root: yaml.Node | None = yaml.compose(text)
+            # The C loader when libyaml is there: the pure-Python one makes loading several times slower.
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            self.data: Any = yaml.load(text, Loader=loader)
+            self.root: yaml.Node | None = yaml.compose(text, Loader=loader)
         except FileNotFoundError as e:
             raise DataError(self.path, None, None, "file not found") from e
         except yaml.YAMLError as e:
