@@ -93,6 +93,15 @@ def test_response_prompt_constrained_shot_uses_training_types_only() -> None:
         assert not {c["type"] for c in e.constraints} & HELD_OUT_TYPES
 
 
+def test_response_prompt_returns_exactly_k_shots() -> None:
+    for k in range(4):
+        for constrained in (False, True):
+            _, ids = builders.response_prompt(
+                INSTRUCTION, random.Random(k), k=k, category="creative", constrained=constrained
+            )
+            assert len(ids) == k, (k, constrained, ids)
+
+
 def test_response_prompt_refuses_bad_arguments() -> None:
     with pytest.raises(ValueError, match="unknown category"):
         builders.response_prompt(INSTRUCTION, random.Random(0), category="poetry")

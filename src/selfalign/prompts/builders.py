@@ -44,7 +44,7 @@ def _draw(rng: random.Random, candidates: list[Example], k: int, category: str |
     for e in candidates:
         by_cat.setdefault(e.category, []).append(e)
     chosen: list[Example] = []
-    if category is not None and by_cat.get(category):
+    if k > 0 and category is not None and by_cat.get(category):
         chosen.append(_pick(rng, by_cat[category]))
     order: list[str] = []
     while len(chosen) < k:
@@ -154,7 +154,8 @@ def parse_instruction_list(completion: str, start: int | None = None) -> list[st
             break
         prev = int(m.group(1))
         items.append(m.group(2) or "")
-    if ran_to_end and items and items[-1].strip()[-1:] not in fmt.terminal:
+    last = items[-1].strip() if items else ""
+    if ran_to_end and last and last[-1] not in fmt.terminal:
         items.pop()  # generation was cut inside the last item
     out = []
     for text in (t.strip() for t in items):
