@@ -46,10 +46,10 @@ class Engine:
         from peft import PeftModel
 
         path = Path(path)
-        if not (path / "adapter_config.json").is_file():
-            raise ModelRefError(f"adapter '{name}': {path} has no adapter_config.json")
         if name in self.adapters:
             raise ModelRefError(f"adapter '{name}' is already attached (from {self.adapters[name]})")
+        if not (path / "adapter_config.json").is_file():
+            raise ModelRefError(f"adapter '{name}': {path} has no adapter_config.json")
         if isinstance(self.model, PeftModel):
             self.model.load_adapter(str(path), adapter_name=name)
         else:
