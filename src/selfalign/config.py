@@ -1,0 +1,141 @@
+"""The run config (``config.yaml``): one pydantic section per stage, every field documented where declared.
+
+Stage sections are the stage modules' own config classes, so a stage and its settings live together.
+An unknown key or a bad value is a :class:`ConfigError` naming its path (``sft.lora.r: ...``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from selfalign.errors import ConfigError
+
+# section name -> (module, config class). Order is the pipeline's order.
+SECTIONS: dict[str, tuple[str, str]] = {
+    "instructions": ("selfalign.stages.instructions", "InstructionsConfig"),
+    "split": ("selfalign.stages.split", "SplitConfig"),
+    "responses": ("selfalign.stages.responses", "ResponsesConfig"),
+    "critique": ("selfalign.stages.critique", "CritiqueConfig"),
+    "sft": ("selfalign.stages.sft", "SFTStageConfig"),
+    "pairs": ("selfalign.stages.pairs", "PairsConfig"),
+    "dpo": ("selfalign.stages.dpo", "DPOStageConfig"),
+    "evaluate": ("selfalign.stages.evaluate", "EvaluateConfig"),
+}
+
+
+class ModelSection(BaseModel):
+    """The base model every stage uses (one loaded base; adapters switched per call)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ref: str = Field(default="smollm2-135m", description="embedded name, local HF dir, .gguf file or hub id")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto", description="auto = float32 on CPU, bfloat16 on CUDA"
+    )
+    quant: Literal["none", "8bit", "4bit"] = Field(
+        default="none", description="bitsandbytes quantization of the base; needs CUDA"
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="where the model runs")
+    trust_remote_code: bool = Field(default=False, description="allow model code from the model dir/hub")
+    revision: str | None = Field(default=None, description="hub revision (commit/tag) to pin")
+
+
+class Price(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cpu_per_hour: float = Field(default=0.0, ge=0, description="cost of one machine-hour without a GPU")
+    gpu_per_hour: float = Field(default=0.0, ge=0, description="cost of one GPU-hour (per GPU)")
+    currency: str = Field(default="USD", description="label for cost figures")
+
+
+class Gates(BaseModel):
+    """Quality gates: a failing gate stops the run unless ``override`` is true (the decision is recorded)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_runaway_rate: float = Field(default=0.15, ge=0, le=1, description="responses flagged runaway")
+    max_truncation_rate: float = Field(default=0.5, ge=0, le=1, description="responses flagged truncated")
+    min_acceptance_rate: float = Field(default=0.1, ge=0, le=1, description="responses accepted for SFT")
+    max_duplicate_rate: float = Field(default=0.02, ge=0, le=1, description="near-dup pairs left in data")
+    max_leakage: int = Field(default=0, ge=0, description="train/test near-duplicate pairs allowed")
+    override: bool = Field(default=False, description="record failing gates but keep going")
+
+
+class RunSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(default=0, description="global seed; stages derive theirs from it")
+    rounds: int = Field(default=1, ge=1, description="pairs → DPO rounds, each from the newest policy")
+    price: Price = Field(default_factory=Price, description="price per hour for the cost figures")
+    report: bool = Field(default=True, description="write report.html at the end")
+
+
+@cache
+def run_config_class() -> type[BaseModel]:
+    """RunConfig assembled from the stage modules' config classes."""
+    fields: dict[str, Any] = {
+        "run": (RunSection, Field(default_factory=RunSection, description="run-wide settings")),
+        "model": (ModelSection, Field(default_factory=ModelSection, description="the base model")),
+        "gates": (Gates, Field(default_factory=Gates, description="quality gates")),
+    }
+    for name, (module, cls) in SECTIONS.items():
+        klass = getattr(importlib.import_module(module), cls)
+        fields[name] = (klass, Field(default_factory=klass, description=f"the {name} stage"))
+    return create_model("RunConfig", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> BaseModel:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the config must be a mapping of sections")
+    try:
+        return run_config_class().model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        more = f" (+{len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
+        raise ConfigError(f"{source}: {_path(err['loc'])}: {msg}{more}") from None
+
+
+def load_config(path: str | Path) -> BaseModel:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(e, 'problem', e)}") from None
+    return parse_config(data, str(path))
+
+
+def stable_hash(obj: Any) -> str:
+    """Hash of JSON with sorted keys: equal configs hash equal, whatever the key order in YAML."""
+    blob = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def describe(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str]]:
+    """(path, default, description) for every field, recursively — for ``config show --doc``."""
+    rows = []
+    for name, f in model.model_fields.items():
+        ann = f.annotation
+        path = f"{prefix}{name}"
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            rows += describe(ann, path + ".")
+        else:
+            default = f.get_default(call_default_factory=True)
+            rows.append((path, json.dumps(default, default=str), f.description or ""))
+    return rows

@@ -1,0 +1,263 @@
+"""``selfalign run``: the whole Stage-1 bootstrap in one readable place.
+
+preflight (load + sentinels) → instructions → split → responses → critique → sft → pairs → dpo
+(→ pairs-rN → dpo-rN for each further round) → evaluate → report.
+
+Every stage's output is keyed by a hash of its config section, the keys of the stages that produced its
+inputs (a Merkle chain) and the code version. A stage whose key matches a completed stage dir is skipped;
+one whose dir holds an incomplete attempt with the same key is re-entered (stages resume from shards and
+checkpoints); a changed key clears the dir and reruns it — and, through the chain, every stage after it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import selfalign
+from selfalign.config import load_config, stable_hash
+from selfalign.engine import Engine, ModelSpec
+from selfalign.engine.provenance import git_state
+from selfalign.errors import GateError
+from selfalign.gates import evaluate_gates
+from selfalign.stages.base import StageContext, StageResult, write_manifest
+
+log = logging.getLogger("selfalign")
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # directory name in the run dir, e.g. "dpo-r2"
+    section: str  # config section feeding it
+    inputs: dict[str, tuple[str, str]] = field(default_factory=dict)  # ctx name -> (step, output name)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def plan(rounds: int) -> list[Step]:
+    """The stage order. Held-out test items are split off before any training data exists."""
+    steps = [
+        Step("instructions", "instructions"),
+        Step("split", "split", {"instructions": ("instructions", "data")}),
+        Step("responses", "responses", {"instructions": ("split", "train")}),
+        Step("critique", "critique", {"responses": ("responses", "data")}),
+        Step("sft", "sft", {"data": ("critique", "sft")}),
+        Step("pairs", "pairs", {"prompts": ("split", "train"), "adapter:policy": ("sft", "adapter")}),
+        Step("dpo", "dpo", {"pairs": ("pairs", "pairs"), "adapter:init": ("sft", "adapter")}),
+    ]
+    policy = "dpo"
+    for r in range(2, rounds + 1):
+        steps.append(
+            Step(
+                f"pairs-r{r}",
+                "pairs",
+                {"prompts": ("split", "train"), "adapter:policy": (policy, "adapter")},
+                {"round": r},
+            )
+        )
+        steps.append(
+            Step(
+                f"dpo-r{r}",
+                "dpo",
+                {"pairs": (f"pairs-r{r}", "pairs"), "adapter:init": (policy, "adapter")},
+                {"round": r},
+            )
+        )
+        policy = f"dpo-r{r}"
+    adapters = {"adapter:sft": ("sft", "adapter"), "adapter:dpo": ("dpo", "adapter")}
+    adapters.update({f"adapter:dpo-r{r}": (f"dpo-r{r}", "adapter") for r in range(2, rounds + 1)})
+    steps.append(Step("evaluate", "evaluate", {"heldout": ("split", "test"), **adapters}))
+    return steps
+
+
+@cache
+def code_version() -> str:
+    """Hash of the package's source: any code change invalidates cached stage outputs."""
+    root = Path(selfalign.__file__).parent
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".yaml", ".jsonl"})
+    return stable_hash({str(p.relative_to(root)): p.read_bytes().hex() for p in files})[:16]
+
+
+class Run:
+    """State of one run dir: the config, the single engine, the manifest."""
+
+    def __init__(self, config_path: Path, run_dir: Path, *, progress: bool = True) -> None:
+        self.config_path, self.run_dir, self.progress = config_path, run_dir, progress
+        self.config = load_config(config_path)
+        self._engine: Engine | None = None
+        self.manifest_path = run_dir / "manifest.json"
+        self.manifest: dict[str, Any] = {"run": {}, "provenance": {}, "stages": [], "gates": []}
+
+    @property
+    def model_spec(self) -> ModelSpec:
+        m = self.config.model
+        return ModelSpec(
+            ref=m.ref,
+            dtype=m.dtype,
+            quant=m.quant,
+            device=m.device,
+            trust_remote_code=m.trust_remote_code,
+            revision=m.revision,
+        )
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine.load(self.model_spec)
+            self.manifest["provenance"] = self._engine.provenance
+        return self._engine
+
+    def save(self) -> None:
+        write_manifest(self.run_dir, "run", {k: v for k, v in self.manifest.items() if k != "stage"})
+
+    def cost(self, seconds: float) -> dict[str, float]:
+        price = self.config.run.price
+        gpu = self.model_spec.device == "cuda" or (
+            self._engine is not None and self._engine.provenance.get("device") == "cuda"
+        )
+        hours = seconds / 3600
+        cpu_h, gpu_h = (0.0, hours) if gpu else (hours, 0.0)
+        return {
+            "cpu_hours": round(cpu_h, 5),
+            "gpu_hours": round(gpu_h, 5),
+            "cost": round(cpu_h * price.cpu_per_hour + gpu_h * price.gpu_per_hour, 5),
+        }
+
+
+def _stage_key(run: Run, step: Step, upstream: dict[str, str]) -> str:
+    section = getattr(run.config, step.section)
+    return stable_hash(
+        {
+            "stage": step.section,
+            "extra": step.extra,
+            "config": section.model_dump(mode="json"),
+            "model": run.config.model.model_dump(mode="json"),
+            "seed": run.config.run.seed,
+            "inputs": {k: upstream[s] for k, (s, _) in step.inputs.items() if s in upstream},
+            "code": code_version(),
+        }
+    )[:16]
+
+
+def _completed(stage_dir: Path, key: str) -> dict[str, Any] | None:
+    try:
+        m = json.loads((stage_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return m if m.get("complete") and m.get("key") == key else None
+
+
+def run_step(
+    run: Run, step: Step, upstream_keys: dict[str, str], outputs: dict[str, dict[str, Path]]
+) -> dict[str, Any]:
+    """Run (or reuse) one stage; return its manifest entry."""
+    key = _stage_key(run, step, upstream_keys)
+    stage_dir = run.run_dir / step.name
+    done = _completed(stage_dir, key)
+    if done is not None:
+        log.info("%s: cached (key %s)", step.name, key)
+        outputs[step.name] = {k: run.run_dir / v for k, v in done["outputs"].items()}
+        return {**done["summary"], "status": "cached"}
+    if stage_dir.exists():
+        try:
+            previous = json.loads((stage_dir / ".key").read_text())
+        except (OSError, ValueError):
+            previous = None
+        if previous != key:  # stale work from another config/code: start clean
+            shutil.rmtree(stage_dir)
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    (stage_dir / ".key").write_text(json.dumps(key))
+    inputs = {name: outputs[s][o] for name, (s, o) in step.inputs.items() if s in outputs and o in outputs[s]}
+    module = importlib.import_module(f"selfalign.stages.{step.section}")
+    ctx = StageContext(
+        name=step.name,
+        config=getattr(run.config, step.section),
+        out_dir=stage_dir,
+        inputs=inputs,
+        engine=run.engine,
+        seed=run.config.run.seed,
+        progress=run.progress,
+        extra={"model_spec": run.model_spec, **step.extra},
+    )
+    log.info("%s: running", step.name)
+    started = time.perf_counter()
+    result: StageResult = module.run(ctx)
+    wall = time.perf_counter() - started
+    rel = {k: str(Path(p).resolve().relative_to(run.run_dir.resolve())) for k, p in result.outputs.items()}
+    summary = {
+        "name": step.name,
+        "key": key,
+        "dir": step.name,
+        "outputs": rel,
+        "counts": result.counts,
+        "metrics": result.metrics,
+        "wall_seconds": round(wall, 2),
+        "tokens_generated": result.tokens_generated,
+        **run.cost(wall),
+    }
+    try:
+        own = json.loads((stage_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        own = {}
+    own.pop("stage", None)
+    write_manifest(
+        stage_dir,
+        step.name,
+        {
+            **own,
+            "key": key,
+            "config_hash": stable_hash(ctx.config.model_dump(mode="json"))[:16],
+            "inputs": {k: str(v) for k, v in inputs.items()},
+            "code_version": code_version(),
+            "outputs": rel,
+            "summary": summary,
+            "complete": True,
+        },
+    )
+    outputs[step.name] = {k: run.run_dir / v for k, v in rel.items()}
+    return {**summary, "status": "done"}
+
+
+def run_pipeline(config_path: str | Path, run_dir: str | Path, *, progress: bool = True) -> Path:
+    """Run every stage in order (resumably); return the run dir."""
+    run = Run(Path(config_path), Path(run_dir), progress=progress)
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    run.manifest["run"] = {
+        "config_path": str(config_path),
+        "config_hash": stable_hash(run.config.model_dump(mode="json"))[:16],
+        "started": started,
+        "selfalign_version": selfalign.__version__,
+        "git": git_state(),
+        "code_version": code_version(),
+    }
+    run.engine()  # preflight: load with guards and sentinels before any work
+    run.save()
+    keys: dict[str, str] = {}
+    outputs: dict[str, dict[str, Path]] = {}
+    for step in plan(run.config.run.rounds):
+        entry = run_step(run, step, keys, outputs)
+        keys[step.name] = entry["key"]
+        run.manifest["stages"] = [s for s in run.manifest["stages"] if s["name"] != step.name] + [entry]
+        gates = evaluate_gates(step.section, entry, run.config.gates)
+        run.manifest["gates"] += gates
+        run.save()
+        failed = [g for g in gates if not g["passed"] and not g["overridden"]]
+        if failed:
+            g = failed[0]
+            raise GateError(
+                f"gate {g['name']} failed after {step.name}: {g['value']} vs {g['kind']} {g['threshold']} "
+                "(set gates.override: true to record it and continue)"
+            )
+    run.manifest["run"].update(finished=time.time(), wall_seconds=round(time.time() - started, 2))
+    run.save()
+    if run.config.run.report:
+        from selfalign.report import build_report
+
+        build_report(run.run_dir)
+    return run.run_dir
