@@ -1,0 +1,87 @@
+"""Generation throughput: one prompt at a time through plain HF generate (the first version's way) vs the
+engine's batched, length-sorted generate — same model, same prompts, same greedy decoding, tokens counted.
+
+    python bench/generate.py [--model smollm2-135m] [--n 32] [--max-new-tokens 64] [--batch-size 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import machine, table, timed
+from selfalign.engine import Engine, GenParams, ModelSpec
+from selfalign.prompts import pools
+from selfalign.prompts.builders import response_prompt
+
+
+def prompts(n: int) -> list[str]:
+    rng = random.Random(0)
+    items = pools.examples()
+    return [response_prompt(items[i % len(items)].instruction, rng, k=2)[0] for i in range(n)]
+
+
+def sequential(engine: Engine, ps: list[str], max_new: int) -> int:
+    """Plain HF generate, one prompt per call, greedy; returns generated tokens."""
+    total = 0
+    for p in ps:
+        ids = torch.tensor([engine.guard.encode(p)])
+        with torch.inference_mode():
+            out = engine.model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=max_new,
+                do_sample=False,
+                pad_token_id=engine.pad_id,
+                eos_token_id=sorted(engine.eos_ids),
+            )
+        total += out.shape[1] - ids.shape[1]
+    return total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--n", type=int, default=32)
+    ap.add_argument("--seq-n", type=int, default=8, help="prompts for the (slow) sequential baseline")
+    ap.add_argument("--max-new-tokens", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=16)
+    args = ap.parse_args()
+    engine = Engine.load(ModelSpec(ref=args.model, sentinels=False))
+    ps = prompts(args.n)
+    engine.generate(ps[:2], GenParams(max_new_tokens=4))  # warm-up
+    t_seq, n_seq = timed(lambda: sequential(engine, ps[: args.seq_n], args.max_new_tokens))
+    params = GenParams(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    t_eng, gens = timed(lambda: engine.generate(ps, params))
+    n_eng = sum(g.n_tokens for g in gens)
+    seq_rate, eng_rate = n_seq / t_seq, n_eng / t_eng
+    print(f"machine: {machine()}\nmodel: {args.model}, greedy, max_new_tokens={args.max_new_tokens}\n")
+    print(
+        table(
+            [
+                {
+                    "path": f"HF generate, one prompt at a time ({args.seq_n} prompts)",
+                    "tokens": n_seq,
+                    "seconds": f"{t_seq:.1f}",
+                    "tok/s": f"{seq_rate:.1f}",
+                    "ratio": "1.0×",
+                },
+                {
+                    "path": f"engine.generate, batch {args.batch_size} ({args.n} prompts)",
+                    "tokens": n_eng,
+                    "seconds": f"{t_eng:.1f}",
+                    "tok/s": f"{eng_rate:.1f}",
+                    "ratio": f"{eng_rate / seq_rate:.1f}×",
+                },
+            ]
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
