@@ -1,0 +1,71 @@
+"""``selfalign run`` and ``selfalign config show``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from selfalign.config import describe, load_config, run_config_class
+
+console = Console()
+config_app = typer.Typer(help="Inspect run configs.", no_args_is_help=True)
+
+
+def run(
+    config: Annotated[Path, typer.Argument(help="Run config YAML (see configs/demo.yaml).")],
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Where outputs go; default runs/<config name>.")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only warnings and the final summary.")
+    ] = False,
+) -> None:
+    """Run the whole pipeline: preflight → instructions → split → responses → critique → SFT → pairs → DPO →
+    evaluate → report. Rerunning skips finished stages and resumes an interrupted one."""
+    from selfalign.pipeline import run_pipeline
+
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+        force=True,
+    )
+    out = run_pipeline(config, run_dir or Path("runs") / config.stem, progress=not quiet)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    table = Table(title=f"selfalign run → {out}")
+    for col in ("stage", "status", "wall s", "tokens", "counts"):
+        table.add_column(col)
+    for s in manifest["stages"]:
+        counts = ", ".join(f"{k}={v}" for k, v in list(s.get("counts", {}).items())[:4])
+        table.add_row(s["name"], s["status"], f"{s['wall_seconds']:.1f}", str(s["tokens_generated"]), counts)
+    console.print(table)
+    console.print(f"total {manifest['run'].get('wall_seconds', 0):.1f} s; report: {out / 'report.html'}")
+
+
+def show(
+    config: Annotated[Path | None, typer.Argument(help="Config to resolve; omit for the defaults.")] = None,
+    doc: Annotated[bool, typer.Option(help="List every field with its default and description.")] = False,
+) -> None:
+    """Print the resolved config (defaults filled in), or with --doc every field's documentation."""
+    if doc:
+        table = Table("field", "default", "description")
+        for path, default, description in describe(run_config_class()):
+            table.add_row(path, default, description)
+        console.print(table)
+        return
+    resolved = load_config(config) if config else run_config_class()()
+    print(yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    config_app.command()(show)
+    app.add_typer(config_app, name="config")
