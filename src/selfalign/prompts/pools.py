@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from selfalign.constraints import REGISTRY, get_type, validate_constraint
 from selfalign.errors import DataError
 from selfalign.prompts.format import get_format
 
@@ -25,30 +26,9 @@ SEEDS_FILE = "seeds.yaml"
 LIST_FORMAT_FILE = "instruction_prompt.yaml"
 URIAL_FILE = "urial.yaml"
 
-# Param names and types of the project's shared constraint representation; the checkers themselves live
-# in selfalign.constraints, this only keeps a typo in a data file from reaching them.
-CONSTRAINT_PARAMS: dict[str, dict[str, type]] = {
-    "bullet_count": {"n": int},
-    "numbered_list": {"n": int},
-    "lowercase": {},
-    "uppercase": {},
-    "max_words": {"n": int},
-    "min_words": {"n": int},
-    "no_commas": {},
-    "json_keys": {"keys": list},
-    "include_words": {"words": list},
-    "exclude_words": {"words": list},
-    "starts_with": {"phrase": str},
-    "ends_with": {"phrase": str},
-    "sentence_count": {"n": int},
-    "paragraph_count": {"n": int},
-    "word_frequency": {"word": str, "n": int},
-    "quoted": {},
-    "title": {},
-    "placeholders": {"n": int},
-    "no_digits": {},
-    "one_line": {},
-}
+# The constraint types come from the registry (selfalign.constraints), the one place that defines their
+# params, so a pool file is checked by exactly the rule the checkers use and the two cannot drift.
+CONSTRAINT_PARAMS = REGISTRY  # name -> ConstraintType
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _NUMBERED = re.compile(r"^\s*\d{1,3}[.)]\s")
@@ -160,23 +140,20 @@ def _constraints(doc: _Doc, keys: tuple[str | int, ...], entry_id: str, value: A
         here = (*keys, j)
         if not isinstance(c, dict) or set(c) != {"type", "params"}:
             raise doc.fail(here, f"{where}[{j}]", "must be a mapping with exactly the keys type and params")
-        ctype, params = c["type"], c["params"]
-        if ctype not in CONSTRAINT_PARAMS:
-            raise doc.fail(here, f"{where}[{j}].type", f"unknown constraint type {ctype!r}")
-        spec = CONSTRAINT_PARAMS[ctype]
-        if not isinstance(params, dict) or set(params) != set(spec):
-            raise doc.fail(here, f"{where}[{j}].params", f"{ctype} takes exactly {sorted(spec)}")
-        for name, kind in spec.items():
-            v = params[name]
-            ok = (
-                (kind is int and type(v) is int and v >= 1)
-                or (kind is str and isinstance(v, str) and bool(v.strip()))
-                or (kind is list and isinstance(v, list) and bool(v)
-                    and all(isinstance(s, str) and s for s in v))
-            )
-            if not ok:
-                raise doc.fail(here, f"{where}[{j}].params.{name}", f"must be a valid {kind.__name__}: {v!r}")
-        out.append({"type": ctype, "params": dict(params)})
+        line = doc.line(*here)
+        ctype = get_type(c["type"], doc.path, line, f"{where}[{j}]")
+        params, specs = c["params"], ctype.specs
+        # Pools spell params out even when empty, so a missing or extra key is a typo, not a default.
+        if not isinstance(params, dict) or set(params) != set(specs):
+            raise doc.fail(here, f"{where}[{j}].params", f"{ctype.name} takes exactly {sorted(specs)}")
+        try:
+            checked = validate_constraint(c, where=doc.path, line=line, field=f"{where}[{j}]")
+        except DataError as e:
+            name = (e.field or "").rsplit(".", 1)[-1]
+            kind = specs[name].kind if name in specs else "value"
+            detail = str(e).split(f"{e.field}: ", 1)[-1]
+            raise DataError(doc.path, line, e.field, f"must be a valid {kind} ({detail})") from e
+        out.append(checked)
     return tuple(out)
 
 
