@@ -1,0 +1,108 @@
+"""Critique stage: the model judges its own responses; QC-clean responses it judges good go to SFT.
+
+Input ``ctx.inputs["responses"]``: response records (id, instruction_id, instruction, prompt, raw, text,
+stop_reason, n_tokens, qc, optional category, constraints).
+Outputs: ``judgments.jsonl`` (schema ``judgment``), ``accepted.jsonl`` (the accepted response records,
+unchanged) and ``manifest.json`` (chosen scorer, calibration table, A/B prior, counts).
+
+Acceptance rule: a response is accepted when every QC flag is false and
+- it has constraints: every constraint check passes (the verifiable judge; the model is not asked), or
+- it has none: the open-ended critic's score is at least ``accept_threshold`` (the scorer's units; default
+  0 = "more likely given its instruction than given a neutral one" for likelihood-contrast, P(good) > 0.5
+  with both label orders averaged for ab-pointwise).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from selfalign.data.jsonl import read_jsonl, write_jsonl_atomic
+from selfalign.errors import DataError
+from selfalign.judge.registry import get_scorer
+from selfalign.judge.select import choose
+from selfalign.judge.types import Item, Judgment
+from selfalign.stages.base import StageContext, StageResult, write_manifest
+
+
+class CritiqueConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    critic: str = Field(
+        default="auto",
+        description="Open-ended scorer: 'auto' (calibrate every pointwise model scorer on the labeled "
+        "check set, use the most accurate) or a name: ab-pointwise, likelihood-contrast, "
+        "likelihood-contrast-end. Constrained items are always judged by their checks.",
+    )
+    calibration_per_kind: int = Field(
+        default=24, ge=1, description="Check-set cases per kind (constraint, other, truncated, refusal)."
+    )
+    calibrate_named: bool = Field(
+        default=True, description="Also measure an explicitly named critic (manifest says how good it is)."
+    )
+    accept_threshold: float = Field(
+        default=0.0, description="Minimum open-ended critic score to accept a response (scorer's units)."
+    )
+    batch_size: int = Field(default=16, ge=1, description="Sequences per forward pass when scoring.")
+
+
+_REQUIRED = ("id", "instruction", "text", "qc")
+
+
+def load_items(path: Any) -> tuple[list[dict[str, Any]], list[Item]]:
+    records = read_jsonl(path)
+    items = []
+    for line, r in enumerate(records, start=1):
+        for key in _REQUIRED:
+            if key not in r:
+                raise DataError(path, line, key, "missing (a response record is needed)")
+        items.append(Item(str(r["id"]), r["instruction"], r["text"], tuple(r.get("constraints") or ())))
+    return records, items
+
+
+def qc_clean(record: dict[str, Any]) -> bool:
+    return not any(bool(v) for v in (record.get("qc") or {}).values())
+
+
+def run(ctx: StageContext) -> StageResult:
+    cfg = ctx.config if isinstance(ctx.config, CritiqueConfig) else CritiqueConfig.model_validate(ctx.config)
+    started = time.perf_counter()
+    records, items = load_items(ctx.inputs["responses"])
+    engine = ctx.engine()
+    choice = choose(engine, cfg.critic, n_per_kind=cfg.calibration_per_kind, seed=ctx.seed,
+                    calibrate_named=cfg.calibrate_named, require_pointwise=True)  # fmt: skip
+    choice.scorer.batch_size = cfg.batch_size
+    constrained = [i for i, it in enumerate(items) if it.constraints]
+    open_ended = [i for i, it in enumerate(items) if not it.constraints]
+    verdicts: list[Judgment | None] = [None] * len(items)
+    for idx, scorer in ((constrained, get_scorer("verifiable")), (open_ended, choice.scorer)):
+        for i, j in zip(idx, scorer.score(engine, [items[i] for i in idx]) if idx else [], strict=True):
+            verdicts[i] = j
+    judgments, accepted = [], []
+    for rec, j in zip(records, verdicts, strict=True):
+        assert j is not None  # every index is in exactly one of the two groups
+        good = j.p_good == 1.0 if j.scorer == "verifiable" else j.score >= cfg.accept_threshold
+        judgments.append({**j.record(threshold=cfg.accept_threshold)})
+        if good and qc_clean(rec):
+            accepted.append(rec)
+    out = ctx.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl_atomic(out / "judgments.jsonl", judgments)
+    write_jsonl_atomic(out / "accepted.jsonl", accepted)
+    counts = {
+        "responses": len(records),
+        "constrained": len(constrained),
+        "open_ended": len(open_ended),
+        "qc_clean": sum(qc_clean(r) for r in records),
+        "accepted": len(accepted),
+    }
+    metrics = {**choice.manifest(), "accept_threshold": cfg.accept_threshold}
+    write_manifest(out, ctx.name, {"config": cfg.model_dump(), "counts": counts, "metrics": metrics,
+                                   "seconds": time.perf_counter() - started})  # fmt: skip
+    return StageResult(
+        outputs={"judgments": out / "judgments.jsonl", "accepted": out / "accepted.jsonl"},
+        counts=counts,
+        metrics=metrics,
+    )
