@@ -17,7 +17,7 @@ COLORS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da
 
 def to_data_uri(fig: Figure) -> str:
     buf = io.BytesIO()
-    # metadata=None drops the Software/date chunks so the same data gives the same bytes
+    # Dropping the Software chunk keeps the bytes a function of the data alone.
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
