@@ -1,0 +1,89 @@
+"""Stage ``dpo``: preference pairs → a LoRA adapter trained by TRL's DPOTrainer.
+
+Inputs: ``pairs`` (JSONL of {prompt, chosen, rejected, margin, source}) and, unless ``from_sft`` is false,
+``sft_adapter`` (the SFT stage's ``adapter`` dir): DPO then continues the SFT adapter with the SFT policy as
+reference (a frozen copy of the adapter on the same base, no second model). With ``from_sft: false`` a
+fresh LoRA is trained from the base with the base as reference.
+Outputs under ``out_dir``: ``adapter/`` (+ README.md), ``metrics.jsonl`` (loss, lr, grad norm, reward
+margins and accuracies), ``tensorboard/``, ``checkpoints/``, optionally ``merged/``, ``manifest.json``.
+Like ``sft``, it loads its own engine from ``ctx.extra["model_spec"]`` and drops it before returning.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pydantic import Field
+
+from selfalign.errors import ConfigError
+from selfalign.stages.base import StageContext, StageResult, write_manifest
+from selfalign.train.common import release_memory
+from selfalign.train.config import DPOSettings
+from selfalign.train.data import load_pairs, pair_triples
+from selfalign.train.dpo import train_dpo
+from selfalign.train.engine import training_engine
+
+
+class DPOStageConfig(DPOSettings):
+    """Config section ``dpo``: the DPO hyper-parameters plus where training starts."""
+
+    from_sft: bool = Field(
+        default=True,
+        description="Start from the SFT adapter (reference = SFT policy); false = from the base.",
+    )
+    min_margin: float = Field(default=0.0, description="Use only pairs whose critic margin is at least this.")
+    max_pairs: int | None = Field(
+        default=200, ge=1, description="Train on at most this many pairs; null = all."
+    )
+
+
+def run(ctx: StageContext) -> StageResult:
+    cfg = ctx.config
+    if not isinstance(cfg, DPOStageConfig):
+        cfg = DPOStageConfig.model_validate(cfg.model_dump() if hasattr(cfg, "model_dump") else cfg)
+    started = time.time()
+    sft_adapter: Path | None = None
+    if cfg.from_sft:
+        if "sft_adapter" not in ctx.inputs:
+            raise ConfigError(
+                "dpo.from_sft is true but no sft_adapter input was given (or set from_sft: false)"
+            )
+        sft_adapter = Path(ctx.inputs["sft_adapter"])
+    pairs, info = load_pairs(ctx.inputs["pairs"], min_margin=cfg.min_margin)
+    if cfg.max_pairs is not None:
+        pairs = pairs[: cfg.max_pairs]
+    info["trained_on"] = {"pairs": len(pairs), "start": str(sft_adapter) if sft_adapter else "base"}
+
+    engine = training_engine(ctx, cfg)
+    outcome = train_dpo(
+        engine,
+        pair_triples(pairs),
+        cfg,
+        ctx.out_dir,
+        sft_adapter=sft_adapter,
+        data_info=info,
+    )
+    provenance = engine.provenance
+    del engine
+    release_memory()
+
+    outputs = {"adapter": outcome.adapter_dir, "metrics": outcome.metrics_path}
+    if outcome.merged_dir is not None:
+        outputs["merged"] = outcome.merged_dir
+    counts = {"pairs": len(pairs), "tokens": outcome.n_tokens, "steps": outcome.global_step}
+    metrics = {**outcome.final, "resumed_from": outcome.resumed_from}
+    write_manifest(
+        ctx.out_dir,
+        "dpo",
+        {
+            "config": cfg.model_dump(mode="json"),
+            "inputs": info,
+            "outputs": {k: str(v) for k, v in outputs.items()},
+            "counts": counts,
+            "metrics": metrics,
+            "model": {k: provenance.get(k) for k in ("model_ref", "dtype", "quantization", "device")},
+            "seconds": round(time.time() - started, 2),
+        },
+    )
+    return StageResult(outputs=outputs, counts=counts, metrics=metrics)

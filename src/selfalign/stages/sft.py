@@ -1,0 +1,89 @@
+"""Stage ``sft``: accepted responses (or a ready SFT file) → a LoRA adapter trained by TRL's SFTTrainer.
+
+Inputs: ``responses`` (+ ``judgments`` when the critic ran) or ``sft`` (JSONL of {prompt, completion}).
+Outputs under ``out_dir``: ``sft.jsonl`` (the exact training examples), ``adapter/`` (PEFT dir with a model
+card), ``metrics.jsonl``, ``tensorboard/``, ``checkpoints/``, optionally ``merged/``, and ``manifest.json``.
+
+The model: training wraps the model in place, so this stage loads its *own* engine from
+``ctx.extra["model_spec"]`` (never ``ctx.engine()``, whose model other stages keep using) and drops it before
+returning. The pipeline should release its shared engine before a training stage so only one base is held.
+"""
+
+from __future__ import annotations
+
+import time
+
+from pydantic import Field
+
+from selfalign.data.jsonl import write_jsonl_atomic
+from selfalign.stages.base import StageContext, StageResult, write_manifest
+from selfalign.train.common import release_memory
+from selfalign.train.config import SFTSettings
+from selfalign.train.data import load_sft_file, load_sft_from_responses
+from selfalign.train.engine import training_engine
+from selfalign.train.sft import train_sft
+
+
+class SFTStageConfig(SFTSettings):
+    """Config section ``sft``: the SFT hyper-parameters plus how training examples are selected."""
+
+    min_p_good: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Critic p_good a response needs to be trained on."
+    )
+    require_confident: bool = Field(
+        default=True, description="Also require the critic's verdict to be confident (orders agree, margin)."
+    )
+    max_examples: int | None = Field(
+        default=200, ge=1, description="Train on at most this many examples (first ones); null = all."
+    )
+
+
+def run(ctx: StageContext) -> StageResult:
+    cfg = ctx.config
+    if not isinstance(cfg, SFTStageConfig):
+        cfg = SFTStageConfig.model_validate(cfg.model_dump() if hasattr(cfg, "model_dump") else cfg)
+    started = time.time()
+    if "sft" in ctx.inputs:
+        examples, info = load_sft_file(ctx.inputs["sft"])
+    else:
+        examples, info = load_sft_from_responses(
+            ctx.inputs["responses"],
+            ctx.inputs.get("judgments"),
+            min_p_good=cfg.min_p_good,
+            require_confident=cfg.require_confident,
+        )
+    if cfg.max_examples is not None:
+        examples = examples[: cfg.max_examples]
+    data_path = ctx.out_dir / "sft.jsonl"
+    write_jsonl_atomic(data_path, examples)
+    info["trained_on"] = {"path": str(data_path), "examples": len(examples)}
+
+    engine = training_engine(ctx, cfg)
+    outcome = train_sft(
+        engine, [(e.prompt, e.completion) for e in examples], cfg, ctx.out_dir, data_info=info
+    )
+    provenance = engine.provenance
+    del engine
+    release_memory()
+
+    outputs = {"sft_data": data_path, "adapter": outcome.adapter_dir, "metrics": outcome.metrics_path}
+    if outcome.merged_dir is not None:
+        outputs["merged"] = outcome.merged_dir
+    counts = {"examples": len(examples), "tokens": outcome.n_tokens, "steps": outcome.global_step}
+    if "selection" in info:
+        counts.update({k: v for k, v in info["selection"].items() if isinstance(v, int)})
+    metrics = {**outcome.final, "resumed_from": outcome.resumed_from}
+    write_manifest(
+        ctx.out_dir,
+        "sft",
+        {
+            "config": cfg.model_dump(mode="json"),
+            "inputs": info,
+            "outputs": {k: str(v) for k, v in outputs.items()},
+            "counts": counts,
+            "metrics": metrics,
+            "model": {k: provenance.get(k) for k in ("model_ref", "dtype", "quantization", "device")},
+            "seconds": round(time.time() - started, 2),
+        },
+    )
+    return StageResult(outputs=outputs, counts=counts, metrics=metrics)

@@ -1,0 +1,152 @@
+"""What SFT and DPO share: device/precision rules, LoRA config, Trainer arguments, metrics, checkpoints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import LoraConfig
+from transformers import TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+
+from selfalign.errors import ConfigError, QuantizationError
+from selfalign.train.config import TrainSettings
+
+
+def check_quant(settings: TrainSettings) -> None:
+    """Refuse a 4-bit/8-bit training config where it cannot run, before any model is loaded."""
+    if settings.quant == "none":
+        return
+    if not torch.cuda.is_available():
+        raise QuantizationError(
+            f"train quant '{settings.quant}' (QLoRA) needs a CUDA GPU and bitsandbytes; this machine has no "
+            "CUDA. Set quant: none to train in fp32 on CPU"
+        )
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError as e:
+        raise QuantizationError(
+            f"train quant '{settings.quant}' needs bitsandbytes: pip install bitsandbytes"
+        ) from e
+    if settings.merge:
+        raise ConfigError(
+            "train.merge: merging an adapter into a quantized base is not supported; set merge: false"
+        )
+
+
+def prepare_base(model: Any, settings: TrainSettings, provenance: dict[str, Any]) -> Any:
+    """Check the loaded base matches the config; for QLoRA, make the k-bit base trainable (peft's recipe)."""
+    loaded = provenance.get("quantization", "none")
+    if loaded != settings.quant:
+        raise ConfigError(f"train quant is '{settings.quant}' but the engine loaded the base as '{loaded}'")
+    if settings.quant != "none":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=settings.gradient_checkpointing
+        )
+    return model
+
+
+def lora_config(settings: TrainSettings) -> LoraConfig:
+    return LoraConfig(
+        r=settings.lora.r,
+        lora_alpha=settings.lora.alpha,
+        lora_dropout=settings.lora.dropout,
+        target_modules=list(settings.lora.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def on_cuda(model: Any) -> bool:
+    return next(model.parameters()).device.type == "cuda"
+
+
+def trainer_kwargs(settings: TrainSettings, checkpoints: Path, cuda: bool) -> dict[str, Any]:
+    """Arguments common to SFTConfig and DPOConfig. bf16 on CUDA, fp32 on CPU, never silently."""
+    return {
+        "output_dir": str(checkpoints),
+        "per_device_train_batch_size": settings.batch_size,
+        "gradient_accumulation_steps": settings.grad_accum,
+        "learning_rate": settings.learning_rate,
+        "lr_scheduler_type": settings.lr_scheduler,
+        "warmup_steps": settings.warmup_ratio,  # a float < 1 is a ratio of the total steps (transformers 5)
+        "weight_decay": settings.weight_decay,
+        "max_grad_norm": settings.max_grad_norm,
+        "num_train_epochs": settings.epochs,
+        "max_steps": settings.max_steps,
+        "max_length": settings.max_length,
+        "gradient_checkpointing": settings.gradient_checkpointing,
+        "seed": settings.seed,
+        "data_seed": settings.seed,
+        "logging_steps": settings.logging_steps,
+        "logging_first_step": True,
+        "save_strategy": "steps",
+        "save_steps": settings.save_steps,
+        "save_total_limit": settings.save_total_limit,
+        "bf16": cuda,
+        "fp16": False,
+        "use_cpu": not cuda,
+        "report_to": [],  # TensorBoard is attached explicitly (see callbacks) so its dir is ours
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+    }
+
+
+def resume_point(checkpoints: Path, settings: TrainSettings) -> str | None:
+    if not settings.resume or not checkpoints.is_dir():
+        return None
+    return get_last_checkpoint(str(checkpoints))
+
+
+class MetricsJsonl(TrainerCallback):
+    """Append every Trainer log (loss, lr, grad norm, DPO rewards...) to ``metrics.jsonl``, one line each.
+
+    On a resumed run, lines past the checkpoint's step are dropped first, so the curve has no duplicates.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        kept: list[str] = []
+        if state.global_step > 0 and self.path.is_file():
+            for line in self.path.read_text("utf-8").splitlines():
+                if line.strip() and json.loads(line).get("step", 0) <= state.global_step:
+                    kept.append(line)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("".join(f"{line}\n" for line in kept), "utf-8")
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
+        if not logs:
+            return
+        row = {"step": state.global_step, "epoch": state.epoch, **logs}
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row, default=float) + "\n")
+
+
+def tensorboard_callback(log_dir: Path) -> TrainerCallback:
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers.integrations import TensorBoardCallback
+
+    return TensorBoardCallback(tb_writer=SummaryWriter(log_dir=str(log_dir)))
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def release_memory() -> None:
+    """Return freed memory after the caller dropped its engine (one base in memory at a time)."""
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

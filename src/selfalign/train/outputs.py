@@ -1,0 +1,102 @@
+"""Final outputs of a training run: the PEFT adapter dir, its model card, an optional merged model."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from selfalign.train.config import TrainSettings
+
+
+@dataclass
+class TrainOutcome:
+    """What a run produced and how it went (recorded in the stage manifest)."""
+
+    adapter_dir: Path
+    metrics_path: Path
+    global_step: int
+    resumed_from: str | None
+    final: dict[str, Any] = field(default_factory=dict)  # train_loss, runtime, last logged values
+    merged_dir: Path | None = None
+    n_examples: int = 0
+    n_tokens: int = 0
+
+
+def save_adapter(model: Any, out: Path) -> Path:
+    """Write only the trained 'default' adapter (DPO also holds a frozen 'ref' copy that must not ship)."""
+    model.save_pretrained(str(out), selected_adapters=["default"])
+    return out
+
+
+def save_merged(model: Any, tokenizer: Any, out: Path) -> Path:
+    """Merge the adapter into the base and save a plain model (mutates ``model``: call last)."""
+    merged = model.merge_and_unload()
+    merged.save_pretrained(str(out), safe_serialization=True)
+    tokenizer.save_pretrained(str(out))  # the guarded tokenizer: no chat template is written
+    return out
+
+
+def last_values(metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last logged value of each metric, and the run summary Trainer logs at the end."""
+    out: dict[str, Any] = {}
+    for row in metrics:
+        out.update({k: v for k, v in row.items() if k not in ("step", "epoch")})
+    return out
+
+
+def write_card(
+    adapter_dir: Path,
+    *,
+    kind: str,
+    provenance: dict[str, Any],
+    settings: TrainSettings,
+    data: dict[str, Any],
+    outcome: TrainOutcome,
+    parent_adapter: str | None = None,
+) -> Path:
+    """README.md in the adapter dir: base model, data provenance, config, results (replaces peft's stub)."""
+    base = {
+        k: provenance.get(k)
+        for k in ("model_ref", "kind", "location", "revision", "weights_sha256", "dtype", "quantization",
+                  "device", "architecture", "parameters", "versions", "git")
+    }  # fmt: skip
+    lines = [
+        "---",
+        "library_name: peft",
+        f"tags: [selfalign, {kind}, lora]",
+        "---",
+        f"# selfalign {kind.upper()} adapter",
+        "",
+        f"LoRA adapter trained by `selfalign {kind}` with TRL; load it with "
+        "`PeftModel.from_pretrained(base, dir)` or `engine.add_adapter(name, dir)`. "
+        "Prompts use the Instruction/Response format with no chat template.",
+        "",
+        f"- base model: `{provenance.get('model_ref')}` ({provenance.get('architecture')}, "
+        f"{provenance.get('dtype')}, quantization {provenance.get('quantization')})",
+        f"- started from adapter: `{parent_adapter}`" if parent_adapter else "- started from: the base model",
+        f"- examples: {outcome.n_examples}; optimizer steps: {outcome.global_step}"
+        + (f"; resumed from `{outcome.resumed_from}`" if outcome.resumed_from else ""),
+        "",
+        "## Data provenance",
+        "```json",
+        json.dumps(data, indent=2, default=str),
+        "```",
+        "## Training config",
+        "```json",
+        json.dumps(settings.model_dump(mode="json"), indent=2),
+        "```",
+        "## Final metrics",
+        "```json",
+        json.dumps(outcome.final, indent=2, default=float),
+        "```",
+        "## Base model provenance",
+        "```json",
+        json.dumps(base, indent=2, default=str),
+        "```",
+        "",
+    ]
+    path = adapter_dir / "README.md"
+    path.write_text("\n".join(lines), "utf-8")
+    return path

@@ -1,0 +1,104 @@
+"""SFT with TRL's SFTTrainer on pre-tokenised prompt/completion data: loss on completion tokens only.
+
+Read top to bottom: tokenise through the guard → LoRA config → SFTConfig → SFTTrainer → train (resuming from
+the newest checkpoint) → save adapter, card, optional merged model. No loss or loop of our own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trl import SFTConfig, SFTTrainer
+
+from selfalign.errors import ConfigError
+from selfalign.train import common
+from selfalign.train.config import SFTSettings
+from selfalign.train.outputs import TrainOutcome, last_values, save_adapter, save_merged, write_card
+from selfalign.train.tokenize import sft_dataset
+
+if TYPE_CHECKING:
+    from selfalign.engine import Engine
+
+
+def build_trainer(
+    engine: Engine,
+    examples: Sequence[tuple[str, str]],
+    settings: SFTSettings,
+    out_dir: Path,
+    callbacks: Sequence[Any] = (),
+) -> SFTTrainer:
+    """An SFTTrainer over ``(prompt, completion)`` pairs that wraps ``engine.model`` with a fresh LoRA."""
+    if not examples:
+        raise ConfigError("sft: no training examples")
+    if engine.adapters:
+        raise ConfigError("sft: the engine already has adapters attached; SFT trains a fresh one on the base")
+    common.check_quant(settings)
+    model = common.prepare_base(engine.model, settings, engine.provenance)
+    cuda = common.on_cuda(model)
+    args = SFTConfig(
+        **common.trainer_kwargs(settings, out_dir / "checkpoints", cuda),
+        completion_only_loss=True,  # our rows carry completion_mask; TRL turns it into -100 prompt labels
+        packing=settings.packing,
+        packing_strategy="bfd",
+        padding_free=settings.padding_free,
+        dataset_num_proc=None,
+        shuffle_dataset=False,  # the Trainer's sampler already shuffles with the seed
+    )
+    cbs = [common.MetricsJsonl(out_dir / "metrics.jsonl"), *callbacks]
+    if settings.tensorboard:
+        cbs.append(common.tensorboard_callback(out_dir / "tensorboard"))
+    model.train()
+    return SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=sft_dataset(engine, examples),
+        processing_class=engine.tokenizer,
+        peft_config=common.lora_config(settings),
+        callbacks=cbs,
+    )
+
+
+def train_sft(
+    engine: Engine,
+    examples: Sequence[tuple[str, str]],
+    settings: SFTSettings,
+    out_dir: Path,
+    *,
+    data_info: dict[str, Any] | None = None,
+    callbacks: Sequence[Any] = (),
+) -> TrainOutcome:
+    """Train a LoRA adapter on ``examples``; write ``out_dir/adapter`` (+ README.md), ``metrics.jsonl``.
+
+    ``engine.model`` is wrapped in place (LoRA layers injected): use a training-only engine and drop it after.
+    An interrupted run resumes from the newest ``out_dir/checkpoints/checkpoint-*`` when ``settings.resume``.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer = build_trainer(engine, examples, settings, out_dir, callbacks)
+    resume = common.resume_point(out_dir / "checkpoints", settings)
+    result = trainer.train(resume_from_checkpoint=resume)
+    model = trainer.model
+    model.eval()
+    adapter_dir = save_adapter(model, out_dir / "adapter")
+    metrics_path = out_dir / "metrics.jsonl"
+    outcome = TrainOutcome(
+        adapter_dir=adapter_dir,
+        metrics_path=metrics_path,
+        global_step=int(result.global_step),
+        resumed_from=resume,
+        final={**last_values(common.read_metrics(metrics_path)), "train_loss": float(result.training_loss)},
+        n_examples=len(examples),
+        n_tokens=sum(len(r) for r in trainer.train_dataset["input_ids"]),
+    )
+    write_card(
+        adapter_dir,
+        kind="sft",
+        provenance=engine.provenance,
+        settings=settings,
+        data=data_info or {},
+        outcome=outcome,
+    )
+    if settings.merge:
+        outcome.merged_dir = save_merged(model, engine.tokenizer, out_dir / "merged")
+    return outcome

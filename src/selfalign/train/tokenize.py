@@ -1,0 +1,59 @@
+"""Pre-tokenise training data through the engine's guard, so TRL never tokenises (or templates) anything.
+
+The prompt/completion split is the one the engine scores with (``encode_pair``): training, the critic and the
+evaluation see the same token boundary. Every completion ends with EOS (appended as an id: the EOS of chat
+models is a control token the guard refuses as text), and the completion — the response, the format's end
+delimiter and EOS — is exactly what carries loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from datasets import Dataset
+
+from selfalign.engine.scoring import encode_pair
+
+if TYPE_CHECKING:
+    from selfalign.engine import Engine
+
+
+def eos_id(engine: Engine) -> int:
+    """The EOS id generation stops on (the tokenizer's, which is also in the model's generation config)."""
+    tok_eos = engine.tokenizer.eos_token_id
+    if tok_eos is None:
+        return min(engine.eos_ids)
+    return int(tok_eos)
+
+
+def split_ids(engine: Engine, prompt: str, completion: str) -> tuple[list[int], list[int]]:
+    """``(prompt_ids, completion_ids + [EOS])``, guarded (no special tokens injected, exact round trip)."""
+    ctx, cont = encode_pair(engine.guard, prompt, completion, allow_special=False)
+    return list(ctx), [*cont, eos_id(engine)]
+
+
+def sft_dataset(engine: Engine, examples: Sequence[tuple[str, str]]) -> Dataset:
+    """Rows of ``input_ids`` and ``completion_mask`` (1 on completion tokens), ready for SFTTrainer as-is."""
+    rows: dict[str, list[list[int]]] = {"input_ids": [], "completion_mask": []}
+    for prompt, completion in examples:
+        ctx, cont = split_ids(engine, prompt, completion)
+        rows["input_ids"].append(ctx + cont)
+        rows["completion_mask"].append([0] * len(ctx) + [1] * len(cont))
+    return Dataset.from_dict(rows)
+
+
+def dpo_dataset(engine: Engine, pairs: Sequence[tuple[str, str, str]]) -> Dataset:
+    """Rows of ``prompt_ids``, ``chosen_ids``, ``rejected_ids`` (each answer ends with EOS)."""
+    rows: dict[str, list[list[int]]] = {"prompt_ids": [], "chosen_ids": [], "rejected_ids": []}
+    for prompt, chosen, rejected in pairs:
+        ctx_c, cont_c = split_ids(engine, prompt, chosen)
+        ctx_r, cont_r = split_ids(engine, prompt, rejected)
+        if ctx_c != ctx_r:  # encode_pair fell back to separate encoding for one side; keep one shared prompt
+            ctx_c = ctx_r = list(engine.guard.encode(prompt))
+            cont_c = [*engine.guard.encode(chosen), eos_id(engine)]
+            cont_r = [*engine.guard.encode(rejected), eos_id(engine)]
+        rows["prompt_ids"].append(ctx_c)
+        rows["chosen_ids"].append(cont_c)
+        rows["rejected_ids"].append(cont_r)
+    return Dataset.from_dict(rows)
