@@ -23,14 +23,29 @@ def to_data_uri(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def palette(names: Sequence[str]) -> dict[str, str]:
+    """One fixed colour per name (a condition keeps its colour across every plot of the report)."""
+    return {n: COLORS[i % len(COLORS)] for i, n in enumerate(names)}
+
+
+def _color(colors: Mapping[str, str] | None, name: str, k: int) -> str:
+    return (colors or {}).get(name, COLORS[k % len(COLORS)])
+
+
 def rate_bars(names: Sequence[str], rates: Sequence[float], lows: Sequence[float], highs: Sequence[float],
-              title: str) -> str:  # fmt: skip
+              title: str, colors: Mapping[str, str] | None = None) -> str:  # fmt: skip
     """One bar per condition with asymmetric (Wilson) error bars, in percent."""
     fig, ax = plt.subplots(figsize=(max(4.0, 1.3 * len(names)), 3.2))
     x = range(len(names))
     err = [[100 * (r - lo) for r, lo in zip(rates, lows, strict=True)],
            [100 * (hi - r) for r, hi in zip(rates, highs, strict=True)]]  # fmt: skip
-    ax.bar(x, [100 * r for r in rates], yerr=err, capsize=5, color=COLORS[: len(names)] or COLORS[0])
+    ax.bar(
+        x,
+        [100 * r for r in rates],
+        yerr=err,
+        capsize=5,
+        color=[_color(colors, n, k) for k, n in enumerate(names)],
+    )
     ax.set_xticks(list(x), list(names), rotation=15)
     ax.set_ylim(0, 100)
     ax.set_ylabel("%")
@@ -39,14 +54,15 @@ def rate_bars(names: Sequence[str], rates: Sequence[float], lows: Sequence[float
     return to_data_uri(fig)
 
 
-def grouped_bars(groups: Sequence[str], series: Mapping[str, Sequence[float | None]], title: str) -> str:
+def grouped_bars(groups: Sequence[str], series: Mapping[str, Sequence[float | None]], title: str,
+                 colors: Mapping[str, str] | None = None) -> str:  # fmt: skip
     """Bars per group (category), one colour per series (condition); missing values are left out."""
     fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(groups) * max(1, len(series)) / 2 + 2), 3.4))
     width = 0.8 / max(1, len(series))
     for k, (name, values) in enumerate(series.items()):
         xs = [i + k * width for i, v in enumerate(values) if v is not None]
         ys = [100 * v for v in values if v is not None]
-        ax.bar(xs, ys, width=width, label=name, color=COLORS[k % len(COLORS)])
+        ax.bar(xs, ys, width=width, label=name, color=_color(colors, name, k))
     ax.set_xticks([i + width * (len(series) - 1) / 2 for i in range(len(groups))], list(groups), rotation=20)
     ax.set_ylim(0, 100)
     ax.set_ylabel("pass %")
@@ -56,7 +72,8 @@ def grouped_bars(groups: Sequence[str], series: Mapping[str, Sequence[float | No
     return to_data_uri(fig)
 
 
-def histogram(series: Mapping[str, Sequence[float]], title: str, xlabel: str, bins: int = 30) -> str:
+def histogram(series: Mapping[str, Sequence[float]], title: str, xlabel: str, bins: int = 30,
+              colors: Mapping[str, str] | None = None) -> str:  # fmt: skip
     """Overlaid step histograms sharing bin edges, so shapes compare directly."""
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
     values = [v for vs in series.values() for v in vs]
@@ -65,7 +82,7 @@ def histogram(series: Mapping[str, Sequence[float]], title: str, xlabel: str, bi
     for k, (name, vs) in enumerate(series.items()):
         if vs:
             ax.hist(vs, bins=edges, histtype="step", linewidth=1.8, label=f"{name} (n={len(vs)})",
-                    color=COLORS[k % len(COLORS)])  # fmt: skip
+                    color=_color(colors, name, k))  # fmt: skip
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("count")

@@ -17,6 +17,11 @@ def _ci(lo: float | None, hi: float | None) -> str:
     return "–" if lo is None or hi is None else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
+def _level(res: dict[str, Any]) -> str:
+    conf = res.get("confidence")
+    return f"{100 * conf:g}%" if isinstance(conf, int | float) else "95%"
+
+
 def check_results(path: Path) -> dict[str, Any]:
     """Read results.json and check the shape the report relies on; a bad file is an error naming it."""
     res = read_object(path)
@@ -78,6 +83,7 @@ def _category_part(res: dict[str, Any]) -> str:
     if not cats:
         return ""
     series = {n: [v["categories"].get(cat, {}).get("rate") for cat in cats] for n, v in conds.items()}
+    colors = plots.palette(list(res["conditions"]))
     rows = []
     for cat in cats:
         row = [esc(cat)]
@@ -99,7 +105,7 @@ def _category_part(res: dict[str, Any]) -> str:
              for t in types]  # fmt: skip
     return (
         "<h3>By category (verifiable items)</h3>"
-        + img(plots.grouped_bars(cats, series, "pass rate by category"), "pass rate by category")
+        + img(plots.grouped_bars(cats, series, "pass rate by category", colors), "pass rate by category")
         + table(["category", *conds], rows)
         + '<p class="muted">q = Benjamini–Hochberg adjusted McNemar p within the condition.</p>'
         + (
@@ -112,17 +118,18 @@ def _category_part(res: dict[str, Any]) -> str:
 
 def _plots(res: dict[str, Any]) -> str:
     out = ""
+    colors = plots.palette(list(res["conditions"]))
     ver = [(n, c["verifiable"]["overall"]) for n, c in res["conditions"].items() if c.get("verifiable")]
     if ver:
         uri = plots.rate_bars([n for n, _ in ver], [o["rate"] or 0.0 for _, o in ver],
                               [o["ci_low"] for _, o in ver], [o["ci_high"] for _, o in ver],
-                              "verifiable pass rate (Wilson 95% CI)")  # fmt: skip
+                              f"verifiable pass rate (Wilson {_level(res)} CI)", colors)  # fmt: skip
         out += img(uri, "verifiable pass rate per condition")
     opn = [(n, c["open_ended"]) for n, c in res["conditions"].items() if c.get("open_ended")]
     if opn:
         uri = plots.rate_bars([n for n, _ in opn], [o["win_rate"] for _, o in opn],
                               [o["ci_low"] for _, o in opn], [o["ci_high"] for _, o in opn],
-                              f"open-ended: P(better than {res['baseline']})")  # fmt: skip
+                              f"open-ended: P(better than {res['baseline']})", colors)  # fmt: skip
         out += img(uri, "open-ended win rate per condition")
     return out
 
@@ -135,7 +142,9 @@ def _lengths(items: list[dict[str, Any]], order: list[str]) -> str:
         return ""
     return (
         "<h3>Response length per condition</h3>"
-        + img(plots.histogram(words, "output length", "words"), "length histograms")
+        + img(
+            plots.histogram(words, "output length", "words", colors=plots.palette(order)), "length histograms"
+        )
         + '<p class="muted">Shown so a length shift is visible next to any score shift; length is never '
         "used to score.</p>"
     )
@@ -150,8 +159,8 @@ def evaluation(run: Run) -> str:
     if rpath is None:
         return section("evaluation", "Evaluation", not_run(f"{s.label} (no results.json)"))
     res = check_results(rpath)
-    head = ["condition", "verifiable pass", "95% CI", "lift pp [CI]", "p (McNemar)", "p (BH)", "Cohen's h",
-            "verdict", "open-ended win rate", "mean words"]  # fmt: skip
+    head = ["condition", "verifiable pass", f"{_level(res)} CI", "lift pp [CI]", "p (McNemar)", "p (BH)",
+            "Cohen's h", "verdict", "open-ended win rate", "mean words"]  # fmt: skip
     body = (
         f"<p>{fmt(res.get('n_items'))} held-out items ({fmt(res.get('n_verifiable'))} verifiable, "
         f"{fmt(res.get('n_open_ended'))} open-ended), every condition on the same items; baseline "
