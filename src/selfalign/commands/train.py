@@ -1,0 +1,134 @@
+"""``selfalign sft`` and ``selfalign dpo``: train a LoRA adapter from a data file with TRL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+
+from selfalign.engine import ModelSpec
+from selfalign.engine.defaults import SMOLLM2
+from selfalign.errors import ConfigError
+from selfalign.stages.base import StageContext
+from selfalign.stages.dpo import DPOStageConfig
+from selfalign.stages.dpo import run as run_dpo
+from selfalign.stages.sft import SFTStageConfig
+from selfalign.stages.sft import run as run_sft
+
+console = Console()
+
+Steps = Annotated[int, typer.Option(help="Stop after N optimizer steps (-1: use --epochs).")]
+Epochs = Annotated[float | None, typer.Option(help="Passes over the data (default from the config).")]
+Lr = Annotated[float | None, typer.Option("--lr", help="Peak learning rate (default from the config).")]
+Batch = Annotated[int | None, typer.Option(help="Examples per step (default from the config).")]
+Quant = Annotated[str, typer.Option(help="none, or 4bit (QLoRA) / 8bit on CUDA only.")]
+Merge = Annotated[bool, typer.Option(help="Also save a merged full model to OUT/merged.")]
+Resume = Annotated[bool, typer.Option(help="Resume from the newest checkpoint in OUT.")]
+
+
+def _overrides(**kw: Any) -> dict[str, Any]:
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def _config(cls: type[BaseModel], **kw: Any) -> Any:
+    """Build the stage config; a bad option value becomes one ConfigError line, not a traceback."""
+    try:
+        return cls(**kw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"--{where.replace('_', '-')}: {err['msg']}") from None
+
+
+def _ctx(name: str, config: Any, out: Path, inputs: dict[str, Path], model: str) -> StageContext:
+    def no_shared_engine() -> Any:
+        raise RuntimeError("training stages load their own engine")
+
+    return StageContext(
+        name=name,
+        config=config,
+        out_dir=out,
+        inputs=inputs,
+        engine=no_shared_engine,
+        extra={"model_spec": ModelSpec(ref=model)},
+    )
+
+
+def sft(
+    data: Annotated[Path, typer.Option(help="JSONL of {prompt, completion} (validated as kind 'sft').")],
+    out: Annotated[Path, typer.Option(help="Output dir: adapter/, metrics.jsonl, checkpoints/, ...")],
+    model: Annotated[str, typer.Option(help="Base model reference.")] = SMOLLM2,
+    max_steps: Steps = -1,
+    epochs: Epochs = None,
+    lr: Lr = None,
+    batch_size: Batch = None,
+    max_examples: Annotated[int | None, typer.Option(help="Use only the first N examples.")] = None,
+    quant: Quant = "none",
+    merge: Merge = False,
+    resume: Resume = True,
+) -> None:
+    """Supervised fine-tuning of a LoRA adapter; loss on completion tokens only."""
+    cfg = _config(
+        SFTStageConfig,
+        **_overrides(
+            max_steps=max_steps,
+            epochs=epochs,
+            learning_rate=lr,
+            batch_size=batch_size,
+            quant=quant,
+            merge=merge,
+            resume=resume,
+        ),
+        max_examples=max_examples,
+    )
+    result = run_sft(_ctx("sft", cfg, out, {"sft": data}, model))
+    console.print(f"sft: {result.counts} → {result.outputs['adapter']}")
+
+
+def dpo(
+    data: Annotated[
+        Path, typer.Option(help="JSONL of preference pairs {prompt, chosen, rejected, margin, source}.")
+    ],
+    out: Annotated[Path, typer.Option(help="Output dir: adapter/, metrics.jsonl, checkpoints/, ...")],
+    model: Annotated[str, typer.Option(help="Base model reference.")] = SMOLLM2,
+    sft_adapter: Annotated[
+        Path | None,
+        typer.Option(help="SFT adapter dir to start from (the reference); omit to start from base."),
+    ] = None,
+    beta: Annotated[float | None, typer.Option(help="DPO beta (default 0.1).")] = None,
+    max_steps: Steps = -1,
+    epochs: Epochs = None,
+    lr: Lr = None,
+    batch_size: Batch = None,
+    max_pairs: Annotated[int | None, typer.Option(help="Use only the first N pairs.")] = None,
+    quant: Quant = "none",
+    merge: Merge = False,
+    resume: Resume = True,
+) -> None:
+    """Direct preference optimisation from the SFT adapter (reference = SFT policy) or from the base."""
+    cfg = _config(
+        DPOStageConfig,
+        **_overrides(
+            max_steps=max_steps,
+            epochs=epochs,
+            learning_rate=lr,
+            batch_size=batch_size,
+            beta=beta,
+            quant=quant,
+            merge=merge,
+            resume=resume,
+        ),
+        from_sft=sft_adapter is not None,
+        max_pairs=max_pairs,
+    )
+    inputs = {"pairs": data} | ({"sft_adapter": sft_adapter} if sft_adapter is not None else {})
+    result = run_dpo(_ctx("dpo", cfg, out, inputs, model))
+    console.print(f"dpo: {result.counts} → {result.outputs['adapter']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(sft)
+    app.command()(dpo)
