@@ -11,6 +11,7 @@ These constructed texts measure the critic only; they never become training data
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,14 +37,14 @@ class Case:
 
 def truncate(text: str, rng: random.Random) -> str | None:
     """Cut ``text`` mid-sentence (40-70% of its words, never at a sentence end); None if too short."""
-    words = text.split()
+    words = list(re.finditer(r"\S+", text))
     if len(words) < 8:
         return None
     for _ in range(8):
         cut = rng.randint(int(len(words) * 0.4), int(len(words) * 0.7))
-        head = words[:cut]
-        if head and head[-1][-1] not in _TERMINAL + ",:;":
-            return " ".join(head)
+        last = words[cut - 1]
+        if last.group()[-1] not in _TERMINAL + ",:;":
+            return text[: last.end()]  # keep the original layout up to the cut
     return None
 
 

@@ -1,0 +1,206 @@
+"""Pairs stage: best-of-N samples from the current policy, ranked by the critic, become DPO pairs.
+
+Input ``ctx.inputs["instructions"]``: instruction records (id, text, optional category, constraints);
+optional ``ctx.inputs["adapter"]``: the policy adapter's directory (attached as ``policy`` if not yet).
+Per instruction the policy writes ``n_samples`` answers. Constrained items: chosen = a sample that passes
+every check, rejected = one that fails (source ``verifiable``). Open-ended items: the critic ranks the
+samples; (best, worst) is kept when the margin passes the threshold and, for A/B critics, both label
+orders agree (source ``critic:<scorer>``). Optional negatives (``negative:<kind>``) mix in at the
+configured weights. Chosen and rejected always come from the model (negatives are edits or combinations
+of its samples, see ``selfalign.judge.negatives``); nothing hand-written is ever "chosen".
+Outputs: ``pairs.jsonl`` (TRL preference format: prompt, chosen, rejected + margin, source, scorer, ids),
+``pair_details.jsonl`` (generation prompt, sample indices, per-order verdicts) and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from selfalign.constraints import check_all
+from selfalign.data.jsonl import read_jsonl, write_jsonl_atomic
+from selfalign.engine import GenParams
+from selfalign.errors import DataError
+from selfalign.judge import negatives as neg
+from selfalign.judge.preference import keep, rank_all
+from selfalign.judge.select import choose
+from selfalign.judge.types import PairItem
+from selfalign.prompts.builders import response_prompt
+from selfalign.prompts.format import get_format
+from selfalign.stages.base import StageContext, StageResult, write_manifest
+
+
+class NegativesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ratio: float = Field(default=0.0, ge=0.0, description="Negative pairs per instruction (0 = none).")
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {k: 1.0 for k in neg.NEGATIVE_KINDS},
+        description=f"Relative share of each negative kind ({', '.join(neg.NEGATIVE_KINDS)}).",
+    )
+
+
+class PairsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy: str | None = Field(default=None, description="Adapter name that writes the samples; null = base.")
+    prompt_style: Literal["auto", "few-shot", "zero-shot"] = Field(
+        default="auto", description="auto: few-shot for the base model, zero-shot for an adapter."
+    )
+    few_shot_k: int = Field(default=3, ge=0, description="Solved examples in a few-shot sampling prompt.")
+    n_samples: int = Field(default=4, ge=2, description="Samples per instruction (best-of-N).")
+    temperature: float = Field(default=0.8, gt=0.0, description="Sampling temperature.")
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    max_new_tokens: int = Field(default=96, ge=1, description="Tokens per sample at most.")
+    batch_size: int = Field(default=16, ge=1, description="Rows per generate/score batch.")
+    critic: str = Field(default="auto", description="'auto' (calibrate, pick the best) or a scorer name.")
+    calibration_per_kind: int = Field(default=24, ge=1, description="Check-set cases per kind (calibration).")
+    margin_threshold: float | None = Field(
+        default=None, description="Minimum critic margin, chosen over rejected; null = the scorer's default."
+    )
+    require_agreement: bool = Field(default=True, description="A/B critics: keep only if both orders agree.")
+    negatives: NegativesConfig = Field(default_factory=NegativesConfig, description="Diverse negatives mix.")
+
+
+def _load(path: Any) -> list[dict[str, Any]]:
+    recs = read_jsonl(path)
+    for line, r in enumerate(recs, start=1):
+        for key in ("id", "text"):
+            if key not in r:
+                raise DataError(path, line, key, "missing (an instruction record is needed)")
+    return recs
+
+
+def _sample(ctx: StageContext, cfg: PairsConfig, recs: list[dict[str, Any]]) -> tuple[list[str], list[list]]:
+    engine = ctx.engine()
+    if cfg.policy is not None and cfg.policy not in engine.adapters and "adapter" in ctx.inputs:
+        engine.add_adapter(cfg.policy, ctx.inputs["adapter"])
+    few = cfg.prompt_style == "few-shot" or (cfg.prompt_style == "auto" and cfg.policy is None)
+    rng = random.Random(ctx.seed)
+    prompts = [
+        response_prompt(r["text"], rng, k=cfg.few_shot_k, category=r.get("category"),
+                        constrained=bool(r.get("constraints")))[0]
+        if few else get_format().prompt(r["text"])
+        for r in recs
+    ]  # fmt: skip
+    params = GenParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+                       seed=ctx.seed, stop=get_format().stop, batch_size=cfg.batch_size)  # fmt: skip
+    gens = engine.generate([p for p in prompts for _ in range(cfg.n_samples)], params, adapter=cfg.policy)
+    samples = [gens[i * cfg.n_samples : (i + 1) * cfg.n_samples] for i in range(len(recs))]
+    return prompts, samples
+
+
+def run(ctx: StageContext) -> StageResult:
+    cfg = ctx.config if isinstance(ctx.config, PairsConfig) else PairsConfig.model_validate(ctx.config)
+    started = time.perf_counter()
+    recs = _load(ctx.inputs["instructions"])
+    engine = ctx.engine()
+    prompts, samples = _sample(ctx, cfg, recs)
+    choice = choose(engine, cfg.critic, n_per_kind=cfg.calibration_per_kind, seed=ctx.seed,
+                    calibrate_named=True, require_pointwise=False, adapter=cfg.policy)  # fmt: skip
+    scorer = choice.scorer
+    scorer.batch_size = cfg.batch_size
+    threshold = scorer.default_threshold if cfg.margin_threshold is None else cfg.margin_threshold
+    fmt = get_format()
+    texts = [list(dict.fromkeys(g.text.strip() for g in gs if g.text.strip())) for gs in samples]
+    pairs: list[dict[str, Any]] = []
+    details: list[dict[str, Any]] = []
+    best: dict[int, str] = {}  # instruction index -> its best sample (chosen side of negatives)
+    dropped = {"fewer_than_2_distinct": 0, "verifiable_no_contrast": 0, "below_margin_or_disagree": 0}
+
+    def add(i: int, chosen: str, rejected: str, margin: float, source: str, extra: dict[str, Any]) -> None:
+        pid = f"pair:{recs[i]['id']}:{len(pairs)}"
+        pairs.append({"id": pid, "instruction_id": str(recs[i]["id"]), "prompt": fmt.prompt(recs[i]["text"]),
+                      "chosen": fmt.completion(chosen), "rejected": fmt.completion(rejected),
+                      "margin": float(margin), "source": source, "scorer": extra.pop("scorer")})  # fmt: skip
+        details.append({"id": pid, "gen_prompt": prompts[i], **extra})
+
+    open_idx = []
+    for i, r in enumerate(recs):
+        if len(texts[i]) < 2:
+            dropped["fewer_than_2_distinct"] += 1
+            if texts[i]:
+                best[i] = texts[i][0]
+            continue
+        cons = list(r.get("constraints") or [])
+        if not cons:
+            open_idx.append(i)
+            continue
+        frac = [sum(c.passed for c in check_all(t, cons)) / len(cons) for t in texts[i]]
+        order = sorted(range(len(frac)), key=lambda k: -frac[k])
+        if frac[order[0]] == 1.0:
+            best[i] = texts[i][order[0]]
+        if frac[order[0]] == 1.0 and frac[order[-1]] < 1.0:
+            add(i, texts[i][order[0]], texts[i][order[-1]], frac[order[0]] - frac[order[-1]], "verifiable",
+                {"scorer": "verifiable", "pass_fraction": frac, "chosen_index": order[0],
+                 "rejected_index": order[-1]})  # fmt: skip
+        else:
+            dropped["verifiable_no_contrast"] += 1
+    groups = [(str(recs[i]["id"]), recs[i]["text"], texts[i]) for i in open_idx]
+    for i, ranked in zip(open_idx, rank_all(scorer, engine, groups, adapter=cfg.policy), strict=True):
+        if ranked is None:
+            continue
+        best[i] = texts[i][ranked.order[0]]
+        if keep(ranked, threshold, cfg.require_agreement):
+            c, r = texts[i][ranked.order[0]], texts[i][ranked.order[-1]]
+            add(i, c, r, ranked.margin, f"critic:{scorer.name}",
+                {"scorer": scorer.name, "orders_agree": ranked.orders_agree, "chosen_index": ranked.order[0],
+                 "rejected_index": ranked.order[-1], **ranked.details})  # fmt: skip
+        else:
+            dropped["below_margin_or_disagree"] += 1
+    requested = _negatives(ctx, cfg, recs, prompts, texts, best, scorer, add)
+    out = ctx.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl_atomic(out / "pairs.jsonl", pairs)
+    write_jsonl_atomic(out / "pair_details.jsonl", details)
+    by_source: dict[str, int] = {}
+    for p in pairs:
+        by_source[p["source"]] = by_source.get(p["source"], 0) + 1
+    counts = {"instructions": len(recs), "samples": sum(len(s) for s in samples), "pairs": len(pairs),
+              **{f"dropped_{k}": v for k, v in dropped.items()}}  # fmt: skip
+    metrics = {**choice.manifest(), "margin_threshold": threshold, "by_source": by_source,
+               "negatives_requested": requested}  # fmt: skip
+    write_manifest(out, ctx.name, {"config": cfg.model_dump(), "counts": counts, "metrics": metrics,
+                                   "seconds": time.perf_counter() - started})  # fmt: skip
+    return StageResult(outputs={"pairs": out / "pairs.jsonl", "pair_details": out / "pair_details.jsonl"},
+                       counts=counts, metrics=metrics,
+                       tokens_generated=sum(g.n_tokens for gs in samples for g in gs))  # fmt: skip
+
+
+def _negatives(ctx, cfg, recs, prompts, texts, best, scorer, add) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Add negatives for prompts that have a best sample; return the count requested per kind."""
+    eligible = sorted(best)
+    total = min(len(eligible), round(cfg.negatives.ratio * len(recs)))
+    requested = neg.apportion(cfg.negatives.weights, total)
+    rng = random.Random(ctx.seed + 1)
+    rng.shuffle(eligible)
+    kinds = [kind for kind, n in requested.items() for _ in range(n)]
+    plan = [(eligible[j], kind) for j, kind in enumerate(kinds)]
+    refusals: dict[int, str] = {}
+    need_refusal = [i for i, kind in plan if kind == "refusal"]
+    if need_refusal:
+        params = GenParams(max_new_tokens=min(32, cfg.max_new_tokens), temperature=cfg.temperature,
+                           top_p=cfg.top_p, seed=ctx.seed, stop=get_format().stop)  # fmt: skip
+        opening = " " + neg.REFUSAL_OPENING
+        gens = ctx.engine().generate([prompts[i] + opening for i in need_refusal], params, adapter=cfg.policy)
+        for i, g in zip(need_refusal, gens, strict=True):
+            sep = "" if g.text[:1] in (" ", ",", ".", "'") else " "  # keep the model's spacing
+            refusals[i] = (neg.REFUSAL_OPENING + sep + g.text).strip()
+    built = []
+    for i, kind in plan:
+        others = [best[k] for k in eligible if k != i]
+        seconds = [t for t in texts[i] if t != best[i]]
+        bad = neg.build(kind, best[i], rng, constraints=recs[i].get("constraints") or (),
+                        other_answer=rng.choice(others) if others else None,
+                        second_sample=seconds[0] if seconds else None, refusal=refusals.get(i))  # fmt: skip
+        if bad is not None:
+            built.append((i, kind, bad))
+    verdicts = scorer.compare(ctx.engine(), [PairItem(f"neg:{n}", recs[i]["text"], bad, best[i])
+                                             for n, (i, _, bad) in enumerate(built)], adapter=cfg.policy)
+    for (i, kind, bad), v in zip(built, verdicts, strict=True):
+        add(i, best[i], bad, v.margin, f"negative:{kind}",
+            {"scorer": scorer.name, "orders_agree": v.orders_agree, "p_chosen": v.p_b})  # fmt: skip
+    return requested
