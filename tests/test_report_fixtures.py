@@ -14,6 +14,7 @@ from typing import Any
 
 from selfalign.data.schemas import validate_record
 from selfalign.evaluate.summary import summarize
+from selfalign.judge.calibration import CalibrationTable, Row
 from selfalign.prompts.format import get_format
 
 XSS = ["<script>alert(1)</script>", '"><img src=x onerror=alert(1)>']
@@ -108,10 +109,13 @@ def make_run(root: Path, *, full: bool = True, payload: str = "", n_items: int =
                       "logp": [{"A": -0.5, "B": -1.0}, {"A": -0.9, "B": -0.6}], "p_good": rng.random(),
                       "margin": rng.gauss(0.3, 1.0), "orders_agree": i % 3 != 0, "confident": i % 4 == 0}
                      for i in range(30)]  # fmt: skip
-        calib = [{"bin": f"|margin| {lo}-{lo + 1} {payload}", "n": 10, "agreement": 0.5 + lo / 10}
-                 for lo in range(3)]  # fmt: skip
+        rows = [Row(f"ab-critic {payload}", "debiased", kind, 8, 5 + k, (5 + k) / 8, 0.3, 0.9)
+                for k, kind in enumerate(("format", "relevance", "truncation"))]  # fmt: skip
+        calib = CalibrationTable(n_per_kind=8, seed=0, rows=rows, agreement={"ab-critic": {"format": 0.75}},
+                                 priors={"ab-critic": {"A": 0.55, "B": 0.45}})  # fmt: skip
+        metrics = {"scorer": "ab-critic", "calibration": calib.to_dict(), "accept_threshold": 0.6}
         stage("critique", {"judgments": _write_jsonl(run / "critique" / "judgments.jsonl", judgments)},
-              {"judged": 30}, metrics={"calibration": calib})  # fmt: skip
+              {"judged": 30}, metrics=metrics)  # fmt: skip
         sft_rows = [{"step": s, "epoch": s / 10, "loss": 3.0 / (1 + s), "learning_rate": 1e-4,
                      "grad_norm": 1.0} for s in range(1, 21)]  # fmt: skip
         (run / "sft" / "adapter").mkdir(parents=True)

@@ -19,14 +19,17 @@ def calibration_table(calib: Any) -> str:
         keys = list(dict.fromkeys(k for v in calib.values() for k in v))
         return table(["", *keys], [[esc(name), *(fmt(v.get(k)) for k in keys)] for name, v in calib.items()])
     if isinstance(calib, dict):
-        return kv((str(k), fmt(v)) for k, v in calib.items())
+        # e.g. selfalign.judge's CalibrationTable: scalars, a ``rows`` list, scorer -> kind maps
+        flat = [(str(k), fmt(v)) for k, v in calib.items() if not isinstance(v, dict | list) or not v]
+        nested = [(k, v) for k, v in calib.items() if isinstance(v, dict | list) and v]
+        return kv(flat) + "".join(f"<h4>{esc(k)}</h4>" + calibration_table(v) for k, v in nested)
     return f"<p>{fmt(calib)}</p>"
 
 
 def _calibration(metrics: dict[str, Any]) -> str:
-    found = [(k, v) for k, v in metrics.items() if "calib" in k.lower() or "agreement" in k.lower()]
+    found = [(k, v) for k, v in metrics.items() if "calib" in k.lower() and v is not None]
     if not found:
-        return note("the critique stage recorded no calibration table")
+        return note("the critique stage recorded no calibration table (critic not calibrated in this run)")
     return "".join(f"<h3>{esc(k)}</h3>" + calibration_table(v) for k, v in found)
 
 
@@ -38,6 +41,8 @@ def critic(run: Run) -> str:
     for s in stages:
         parts.append(f"<h3>{esc(s.label)}</h3>")
         metrics = s.entry.get("metrics") or {}
+        if isinstance(metrics, dict) and metrics.get("scorer"):
+            parts.append(f"<p>critic used: <b>{esc(metrics['scorer'])}</b></p>")
         parts.append(_calibration(metrics if isinstance(metrics, dict) else {}))
         path = s.file("judgments", suffix=".jsonl", fallback="judgments.jsonl")
         if path is None:
