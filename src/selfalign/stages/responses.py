@@ -1,0 +1,193 @@
+"""Stage ``responses``: the base model answers each training instruction from a few-shot completion prompt.
+
+Each prompt shows ``shots`` solved pool examples (``builders.response_prompt``; one of the instruction's
+category, one constraint example when the instruction has constraints) and never a pool entry that
+near-copies a held-out test item (``heldout_overlap`` of the ``test`` input). Generation is batched with
+the format's stop strings; the text is cleaned and given QC flags (``selfalign.data.qc``). Every record
+keeps the exact prompt the engine fed (``Generation.prompt``), the raw output and the seeds.
+
+Resume: records are written one shard per batch (``ShardWriter``); a restarted run skips ids already
+written. Prompts and sampling are seeded per record (instruction id, sample index), never by position in
+a batch, so an interrupted and resumed run writes exactly the records of an uninterrupted one.
+
+Inputs: ``instructions`` (train split), optional ``test`` (held-out split, for prompt exclusion).
+Outputs: ``responses.jsonl`` (response schema) and the manifest with per-flag QC rates.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from selfalign.constraints import passes_all
+from selfalign.data.jsonl import ShardWriter, iter_jsonl
+from selfalign.data.qc import qc_flags, qc_rates
+from selfalign.data.schemas import validate_file
+from selfalign.engine import GenParams
+from selfalign.errors import ConfigError
+from selfalign.prompts.builders import heldout_overlap, response_prompt
+from selfalign.prompts.format import get_format
+from selfalign.stages.base import StageContext, StageResult, write_manifest
+from selfalign.stages.split import base_text
+
+DATA_FILE = "responses.jsonl"
+_TRAILING_END = re.compile(r"\s+END\s*\Z")
+
+
+class ResponsesConfig(BaseModel):
+    """The ``responses`` section of the run config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shots: int = Field(default=3, ge=0, description="solved examples in each few-shot prompt")
+    samples: int = Field(default=1, ge=1, description="responses generated per instruction")
+    temperature: float = Field(default=0.7, ge=0.0, description="sampling temperature (0 = greedy)")
+    top_p: float = Field(default=0.9, gt=0.0, le=1.0, description="nucleus sampling mass")
+    repetition_penalty: float = Field(default=1.0, ge=1.0, description="HF repetition penalty (1 = none)")
+    max_new_tokens: int = Field(default=192, ge=1, description="tokens generated per response at most")
+    batch_size: int = Field(default=8, ge=1, description="prompts per generate call (= per shard)")
+    min_words: int = Field(default=2, ge=1, description="answers with fewer words are flagged too_short")
+    limit: int | None = Field(default=None, ge=1, description="answer only the first N instructions")
+    seed: int = Field(default=0, description="seed of shot selection and sampling")
+
+
+def response_id(instruction_id: str, sample: int) -> str:
+    return f"{instruction_id}-r{sample}"
+
+
+def clean(text: str) -> str:
+    """Strip whitespace and a trailing end marker the model wrote on the answer's own line ("... END")."""
+    return _TRAILING_END.sub("", text.strip()).strip()
+
+
+def _prompt(
+    ins: dict[str, Any], sample: int, cfg: ResponsesConfig, exclude: Sequence[str]
+) -> tuple[str, list[str]]:
+    rng = random.Random(f"{cfg.seed}:{ins['id']}:{sample}")
+    return response_prompt(
+        ins["text"],
+        rng,
+        k=cfg.shots,
+        exclude_ids=exclude,
+        category=ins["category"],
+        constrained=bool(ins.get("constraints")),
+    )
+
+
+def _params(cfg: ResponsesConfig, sample: int) -> GenParams:
+    # One seed per sample index: sample s of an instruction is the same whichever batch it lands in.
+    return GenParams(
+        max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+        repetition_penalty=cfg.repetition_penalty, seed=cfg.seed + sample, stop=get_format().stop,
+        batch_size=cfg.batch_size,
+    )  # fmt: skip
+
+
+def _records(
+    ctx: StageContext, cfg: ResponsesConfig, batch: list[tuple[dict[str, Any], int]], exclude: Sequence[str]
+) -> list[dict[str, Any]]:
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for sample in sorted({s for _, s in batch}):
+        rows = [ins for ins, s in batch if s == sample]
+        built = [_prompt(ins, sample, cfg, exclude) for ins in rows]
+        params = _params(cfg, sample)
+        gens = ctx.engine().generate([p for p, _ in built], params)
+        for ins, (_, shot_ids), g in zip(rows, built, gens, strict=True):
+            text = clean(g.text)
+            flags = qc_flags(text, g.raw, g.stop_reason, ins["text"], min_words=cfg.min_words)
+            gen = {
+                "temperature": params.temperature, "top_p": params.top_p,
+                "max_new_tokens": params.max_new_tokens, "repetition_penalty": params.repetition_penalty,
+                "seed": params.seed, "row_seed": g.seed,
+                "sample": sample, "shots": shot_ids, "stop": g.stop,
+            }  # fmt: skip
+            out[(ins["id"], sample)] = {
+                "id": response_id(ins["id"], sample),
+                "instruction_id": ins["id"],
+                "instruction": ins["text"],
+                "prompt": g.prompt,
+                "raw": g.raw,
+                "text": text,
+                "stop_reason": g.stop_reason,
+                "n_tokens": g.n_tokens,
+                "qc": flags,
+                "category": ins["category"],
+                "constraints": ins.get("constraints"),
+                "gen": gen,
+            }
+    return [out[(ins["id"], s)] for ins, s in batch]
+
+
+def _summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    constrained = [r for r in records if r.get("constraints")]
+    return {
+        "qc_rates": {k: round(v, 4) for k, v in qc_rates(records).items()},
+        "qc_counts": {k: sum(bool(r["qc"][k]) for r in records) for k in records[0]["qc"]},
+        "stop_reasons": dict(Counter(r["stop_reason"] for r in records)),
+        "per_category": dict(sorted(Counter(r["category"] for r in records).items())),
+        "mean_tokens": round(sum(r["n_tokens"] for r in records) / len(records), 1),
+        "constrained": len(constrained),
+        "constraints_pass_rate": (
+            round(sum(passes_all(r["text"], r["constraints"]) for r in constrained) / len(constrained), 4)
+            if constrained
+            else None
+        ),
+    }
+
+
+def run(ctx: StageContext) -> StageResult:
+    cfg = ctx.config
+    if not isinstance(cfg, ResponsesConfig):
+        raise ConfigError(f"responses: expected a ResponsesConfig, got {type(cfg).__name__}")
+    if "instructions" not in ctx.inputs:
+        raise ConfigError("responses: no 'instructions' input (the training instructions JSONL)")
+    started = time.perf_counter()
+    instructions = [
+        r.model_dump(mode="json") for r in validate_file(ctx.inputs["instructions"], "instruction")
+    ]
+    if cfg.limit is not None:
+        instructions = instructions[: cfg.limit]
+    exclude: list[str] = []
+    if "test" in ctx.inputs:
+        test = [r.model_dump(mode="json") for r in validate_file(ctx.inputs["test"], "instruction")]
+        exclude = heldout_overlap([t for r in test for t in {base_text(r), r["text"]}])
+    out_path = ctx.out_dir / DATA_FILE
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    writer = ShardWriter(out_path, key="id")
+    done = writer.done_keys()
+    todo = [
+        (ins, s) for s in range(cfg.samples) for ins in instructions if response_id(ins["id"], s) not in done
+    ]
+    resumed = len(done)
+    tokens = 0
+    for start in range(0, len(todo), cfg.batch_size):
+        batch = _records(ctx, cfg, todo[start : start + cfg.batch_size], exclude)
+        tokens += sum(r["n_tokens"] for r in batch)
+        writer.write_batch(batch)
+    order = [response_id(ins["id"], s) for ins in instructions for s in range(cfg.samples)]
+    writer.finalize(out_path, order)
+    records = [rec for _, rec in iter_jsonl(out_path)]
+    metrics = {**_summary(records), "excluded_pool_ids": exclude, "resumed_records": resumed}
+    counts = {"instructions": len(instructions), "responses": len(records)}
+    counts.update({f"flag_{k}": v for k, v in metrics["qc_counts"].items()})
+    write_manifest(
+        ctx.out_dir,
+        ctx.name,
+        {
+            "config": cfg.model_dump(),
+            "inputs": {k: str(v) for k, v in ctx.inputs.items()},
+            "counts": counts,
+            "metrics": metrics,
+            "tokens_generated": tokens,
+            "seconds": round(time.perf_counter() - started, 2),
+        },
+    )
+    return StageResult(
+        outputs={"responses": out_path}, counts=counts, metrics=metrics, tokens_generated=tokens
+    )
