@@ -1,0 +1,95 @@
+"""QC flags on crafted answers, both ways: colons/headers in normal answers are clean; runaways flag."""
+
+from __future__ import annotations
+
+import pytest
+
+from selfalign.data.qc import QC_FLAGS, qc_flags, qc_rates, record_flags
+
+CLEAN = [
+    "Mix flour and water in a 3:1 ratio. Note: let it rest for an hour.",
+    "Instructions:\n1. Preheat the oven.\n2. Bake for 20 minutes.",
+    "### Ingredients\n- flour\n- water\n\n### Steps\nMix them.",
+    "Here is the plan:\n- wake up\n- run",
+    "The answer is 42 (see below).\nAnswer: 42",
+    "In Python:\n```python\nprint('hi')\n```",
+    'He said "hello" and left; the question: why?',
+    "Red, blue and yellow are the primary colors.",
+    "The user: anyone who logs in. An assistant: whoever helps.",  # colon mid-line, not a turn
+]
+
+RUNAWAY = [
+    "Paris is the capital.\nQ: What is the capital of Spain?",
+    "Paris is the capital.\n\nQuestion: And Spain?",
+    "Sure, here it is.\nUser: thanks!",
+    "Done.\nAssistant: anything else?",
+    "Done.\nHuman: next task",
+    "Done.\n\n### Instruction\nWrite a haiku.",
+    "Done.\n\n## Response: another one",
+    "Done.\nInstruction 2: write a poem",
+    "Done.<|im_start|>user",
+]
+
+
+@pytest.mark.parametrize("text", CLEAN)
+def test_normal_answers_raise_no_flag(text: str) -> None:
+    flags = qc_flags(text, text, "stop", "Give an example.")
+    assert not any(flags.values()), flags
+
+
+@pytest.mark.parametrize("text", RUNAWAY)
+def test_runaways_flag(text: str) -> None:
+    flags = qc_flags(text, text, "stop", "What is the capital of France?")
+    assert flags["runaway"]
+    assert not flags["empty"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Here are the steps:",
+        "Red, blue,",
+        "1. Red\n2. Blue\n3.",
+        "- red\n-",
+        "Call print(x",
+        'She said "never',
+        "```python\nprint(1)",
+    ],
+)
+def test_dangling_endings_are_truncated(text: str) -> None:
+    assert qc_flags(text, text, "stop", None)["truncated"]
+
+
+def test_length_stop_is_truncated_unless_a_stop_string_cut_it() -> None:
+    assert qc_flags("A fine answer that", "A fine answer that", "length")["truncated"]
+    # The backend generated up to the limit but the text was cut at a stop string: the answer is complete.
+    assert not qc_flags("A fine answer.", "A fine answer.\nInstruction: more", "length")["truncated"]
+
+
+def test_too_short_empty_echo() -> None:
+    assert qc_flags("Paris.")["too_short"]
+    assert not qc_flags("Paris, France.")["too_short"]
+    assert not qc_flags("Paris.", min_words=1)["too_short"]
+    assert qc_flags("   \n")["empty"] and not qc_flags("   \n")["too_short"]
+    ins = "Name three primary colors."
+    assert qc_flags("Name three primary colors", instruction=ins)["echo"]
+    assert qc_flags("Name three primary colors. Red, blue, yellow.", instruction=ins)["echo"]
+    assert not qc_flags("Red, blue and yellow.", instruction=ins)["echo"]
+    # A short instruction does not make every answer that starts with its words an echo.
+    assert not qc_flags("Why the sky is blue: Rayleigh scattering.", instruction="Why?")["echo"]
+
+
+def test_flags_keys() -> None:
+    assert tuple(qc_flags("x y")) == QC_FLAGS
+
+
+def test_qc_rates_uses_stored_flags_or_computes() -> None:
+    stored = {"qc": dict.fromkeys(QC_FLAGS, False) | {"runaway": True}}
+    computed = {"text": "Here:", "raw": "Here:", "stop_reason": "stop", "instruction": "x"}
+    assert record_flags(computed)["truncated"]
+    rates = qc_rates([stored, computed, {"text": "A full answer here.", "stop_reason": "eos"}, stored])
+    assert rates["runaway"] == 0.5
+    assert rates["truncated"] == 0.25
+    assert rates["any"] == 0.75
+    with pytest.raises(ValueError, match="at least one record"):
+        qc_rates([])
