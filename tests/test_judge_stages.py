@@ -1,0 +1,98 @@
+"""Critique and pairs stages end to end on the tiny random model; the contrast on the real model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from selfalign.data.schemas import validate_file
+from selfalign.engine import Engine, ModelSpec
+from selfalign.judge import Item, get_scorer
+from selfalign.stages.base import StageContext
+from selfalign.stages.critique import CritiqueConfig
+from selfalign.stages.critique import run as run_critique
+from selfalign.stages.pairs import NegativesConfig, PairsConfig
+from selfalign.stages.pairs import run as run_pairs
+
+QC = {"runaway": False, "truncated": False, "too_short": False, "echo": False, "empty": False}
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Engine:
+    return Engine.load(ModelSpec(ref="tiny-random-llama"))
+
+
+def _write(path: Path, recs: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return path
+
+
+def test_critique_stage_writes_judgments_accepted_and_calibration(tiny: Engine, tmp_path: Path) -> None:
+    recs = [
+        {"id": "r1", "instruction_id": "i1", "instruction": "Name a fruit.", "prompt": "p", "raw": "Apple.",
+         "text": "Apple.", "stop_reason": "stop", "n_tokens": 2, "qc": QC},
+        {"id": "r2", "instruction_id": "i2", "instruction": "Write in lowercase.", "prompt": "p", "raw": "x",
+         "text": "all lowercase here", "stop_reason": "stop", "n_tokens": 3, "qc": QC,
+         "constraints": [{"type": "lowercase", "params": {}}]},
+        {"id": "r3", "instruction_id": "i3", "instruction": "Write in lowercase.", "prompt": "p", "raw": "x",
+         "text": "Not Lowercase", "stop_reason": "stop", "n_tokens": 3, "qc": {**QC, "echo": True},
+         "constraints": [{"type": "lowercase", "params": {}}]},
+    ]  # fmt: skip
+    cfg = CritiqueConfig(critic="auto", calibration_per_kind=2, accept_threshold=-1e9)
+    inputs = {"responses": _write(tmp_path / "r.jsonl", recs)}
+    ctx = StageContext("critique", cfg, tmp_path / "out", inputs, lambda: tiny)
+    res = run_critique(ctx)
+    validate_file(res.outputs["judgments"], "judgment")
+    accepted = [json.loads(line)["id"] for line in res.outputs["accepted"].read_text().splitlines()]
+    assert accepted == ["r1", "r2"]  # r3 fails its check (and QC)
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    cal = manifest["metrics"]["calibration"]
+    assert manifest["metrics"]["scorer"] == cal["chosen"] and cal["pointwise"][cal["chosen"]]
+    assert "ab-pointwise" in manifest["metrics"]["ab_prior"]
+
+
+def test_pairs_stage_pairs_come_from_the_model_with_sources(tiny: Engine, tmp_path: Path) -> None:
+    recs = [{"id": f"i{k}", "text": t, "category": "creative"} for k, t in
+            enumerate(["Describe the sea.", "Name three colors.", "Write a line about cats."])]
+    lower = [{"type": "lowercase", "params": {}}]
+    recs.append({"id": "c1", "text": "Say hi in lowercase.", "constraints": lower})
+    cfg = PairsConfig(n_samples=3, max_new_tokens=8, critic="likelihood-contrast", calibration_per_kind=1,
+                      margin_threshold=-1e9, prompt_style="zero-shot",
+                      negatives=NegativesConfig(ratio=1.0, weights={"truncated": 0, "other_answer": 1,
+                                                                    "refusal": 1, "padded": 0}))  # fmt: skip
+    ctx = StageContext("pairs", cfg, tmp_path / "out", {"instructions": _write(tmp_path / "i.jsonl", recs)},
+                       lambda: tiny)  # fmt: skip
+    res = run_pairs(ctx)
+    validate_file(res.outputs["pairs"], "pair")
+    pairs = [json.loads(line) for line in res.outputs["pairs"].read_text().splitlines()]
+    lines = res.outputs["pair_details"].read_text().splitlines()
+    details = {json.loads(line)["id"]: json.loads(line) for line in lines}
+    assert pairs and all(p["chosen"] != p["rejected"] for p in pairs)
+    critic = [p for p in pairs if p["source"] == "critic:likelihood-contrast"]
+    assert critic, pairs
+    for p in critic:  # both sides are among the model's own samples for that prompt
+        d = details[p["id"]]
+        assert d["chosen_index"] != d["rejected_index"]
+    neg = [p["source"] for p in pairs if p["source"].startswith("negative:")]
+    req = res.metrics["negatives_requested"]
+    assert req["truncated"] == req["padded"] == 0 and abs(req["other_answer"] - req["refusal"]) <= 1
+    assert sum(req.values()) >= 3 and len(neg) <= sum(req.values())
+    assert set(neg) <= {"negative:other_answer", "negative:refusal"}
+    assert all("I'm sorry, but I" in p["rejected"] for p in pairs if p["source"] == "negative:refusal")
+
+
+def test_likelihood_contrast_on_the_real_model() -> None:
+    engine = Engine.load(ModelSpec(ref="smollm2-135m"))
+    scorer = get_scorer("likelihood-contrast")
+    right = "Pride and Prejudice was written by Jane Austen and first published in 1813."
+    items = [
+        Item("own", "Who wrote the novel \"Pride and Prejudice\", and when was it published?", right),
+        Item("other", "Give me a recipe for pancakes.", right),
+    ]
+    own, other = scorer.score(engine, items)
+    # Same response tokens, so the reference (neutral) term is identical: only the instruction differs.
+    assert own.details["n_tokens"] == other.details["n_tokens"] > 10
+    assert own.logp[1] == pytest.approx(other.logp[1])
+    assert own.score > 0 > other.score or own.score > other.score + 0.5
