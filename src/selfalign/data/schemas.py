@@ -13,15 +13,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from selfalign.constraints import all_types, validate_constraint
 from selfalign.data.jsonl import PathLike, iter_jsonl
 from selfalign.errors import DataError
 
-# The constraint types shared across the project (see selfalign.constraints for their meaning and params).
-CONSTRAINT_TYPES: tuple[str, ...] = (
-    "bullet_count", "numbered_list", "lowercase", "uppercase", "max_words", "min_words", "no_commas",
-    "json_keys", "include_words", "exclude_words", "starts_with", "ends_with", "sentence_count",
-    "paragraph_count", "word_frequency", "quoted", "title", "placeholders", "no_digits", "one_line",
-)  # fmt: skip
+# The constraint types shared across the project: one registry (selfalign.constraints), never a copy.
+CONSTRAINT_TYPES: tuple[str, ...] = tuple(sorted(all_types()))
 
 
 class _Record(BaseModel):
@@ -41,6 +38,14 @@ class Constraint(_Record):
         if v not in CONSTRAINT_TYPES:
             raise ValueError(f"unknown constraint type {v!r}")
         return v
+
+    @model_validator(mode="after")
+    def _valid_params(self) -> Constraint:
+        try:  # params are checked by the type's own schema in the registry
+            validate_constraint({"type": self.type, "params": self.params})
+        except DataError as e:
+            raise ValueError(str(e).split(": ", 1)[-1]) from None
+        return self
 
 
 class Instruction(_Record):
