@@ -67,7 +67,10 @@ def test_conditions_must_answer_the_same_items():
 
 
 def test_score_output_uses_every_constraint_and_no_length_rule():
-    constraints = [{"type": "lowercase"}, {"type": "include_words", "params": {"words": ["sea"]}}]
+    constraints = [
+        {"type": "lowercase", "params": {}},
+        {"type": "include_words", "params": {"words": ["sea"]}},
+    ]
     item = HeldOutItem("x", "Write.", "c", constraints)
     checks, passed = score_output(item, "the sea " * 300)
     assert passed is True and [c["type"] for c in checks] == ["lowercase", "include_words"]
