@@ -8,13 +8,10 @@ win. ``get_critic(name)`` returns the built-in log-prob critic for ``"logprob-ab
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
-
-from selfalign.errors import ConfigError
 
 if TYPE_CHECKING:
     from selfalign.engine import Engine
@@ -80,13 +77,27 @@ class LogprobCritic:
         return out
 
 
+class JudgeCritic:
+    """A ``selfalign.judge`` scorer behind this plug point: its ``PairJudgment.p_b`` is P(b better),
+    averaged over both orders; judged on the plain base (``adapter=None``)."""
+
+    def __init__(self, name: str) -> None:
+        from selfalign.judge import get_scorer
+
+        self.name = name
+        self.scorer = get_scorer(name)
+
+    def compare(self, engine: Engine, items: Sequence[PairItem]) -> list[float]:
+        from selfalign.judge import PairItem as JudgePair
+
+        pairs = [
+            JudgePair(id=str(k), instruction=it.instruction, a=it.a, b=it.b) for k, it in enumerate(items)
+        ]
+        return [float(j.p_b) for j in self.scorer.compare(engine, pairs, adapter=None)]
+
+
 def get_critic(name: str) -> PairwiseCritic:
     """The critic called ``name``: the built-in log-prob one or a scorer from ``selfalign.judge``."""
     if name == BUILTIN:
         return LogprobCritic()
-    judge = importlib.import_module("selfalign.judge")
-    get_scorer = getattr(judge, "get_scorer", None)
-    if get_scorer is None:
-        raise ConfigError(f"evaluate.critic: {name!r} is not available (selfalign.judge has no get_scorer)")
-    scorer: PairwiseCritic = get_scorer(name)
-    return scorer
+    return JudgeCritic(name)  # an unknown name raises ConfigError listing the known scorers
