@@ -1,51 +1,66 @@
-"""Quality gates: thresholds on stage metrics that stop a run (or are recorded as overridden)."""
+"""Quality gates: thresholds on stage results that stop a run (or are recorded as overridden)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from selfalign.errors import GateError
 
-# stage section -> [(gate name, metric path in the stage's metrics, "max"|"min", Gates attribute)]
-GATES: dict[str, list[tuple[str, str, str, str]]] = {
-    "instructions": [("duplicates", "near_duplicate_rate", "max", "max_duplicate_rate")],
-    "split": [("leakage", "leakage_pairs", "max", "max_leakage")],
-    "responses": [
-        ("runaway", "qc_rates.runaway", "max", "max_runaway_rate"),
-        ("truncation", "qc_rates.truncated", "max", "max_truncation_rate"),
+Metric = Callable[[dict[str, Any]], float | None]
+
+
+def _get(*path: str) -> Metric:
+    def read(entry: dict[str, Any]) -> float | None:
+        node: Any = entry
+        for part in path:
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+    return read
+
+
+def _leakage(entry: dict[str, Any]) -> float | None:
+    leaks = _get("metrics", "leakage")(entry)
+    return None if not isinstance(leaks, dict) else leaks["exact"] + leaks["near_duplicate_pairs"]
+
+
+def _acceptance(entry: dict[str, Any]) -> float | None:
+    counts = entry.get("counts", {})
+    return None if not counts.get("responses") else counts["accepted"] / counts["responses"]
+
+
+# stage section -> [(gate name, what is measured, metric, "max"|"min", Gates attribute)]
+GATES: dict[str, list[tuple[str, str, Metric, str, str]]] = {
+    "instructions": [
+        ("duplicates", "metrics.near_duplicate_rate", _get("metrics", "near_duplicate_rate"), "max",
+         "max_duplicate_rate"),
     ],
-    "critique": [("acceptance", "acceptance_rate", "min", "min_acceptance_rate")],
-}
-
-
-def _lookup(metrics: dict[str, Any], path: str) -> Any:
-    node: Any = metrics
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+    "split": [("leakage", "exact + near-duplicate train/test pairs", _leakage, "max", "max_leakage")],
+    "responses": [
+        ("runaway", "metrics.qc_rates.runaway", _get("metrics", "qc_rates", "runaway"), "max",
+         "max_runaway_rate"),
+        ("truncation", "metrics.qc_rates.truncated", _get("metrics", "qc_rates", "truncated"), "max",
+         "max_truncation_rate"),
+    ],
+    "critique": [("acceptance", "accepted / responses", _acceptance, "min", "min_acceptance_rate")],
+}  # fmt: skip
 
 
 def evaluate_gates(section: str, entry: dict[str, Any], config: Any) -> list[dict[str, Any]]:
     """Check each gate of ``section``; a missing metric is an error, never a silent pass."""
     out = []
-    for name, path, kind, attr in GATES.get(section, []):
-        value = _lookup(entry.get("metrics", {}), path)
+    for name, what, metric, kind, attr in GATES.get(section, []):
+        value = metric(entry)
         if value is None:
-            raise GateError(f"gate {name}: stage {entry.get('name')} reported no metric '{path}'")
+            raise GateError(f"gate {name}: stage {entry.get('name')} reported no {what}")
         threshold = getattr(config, attr)
         passed = value <= threshold if kind == "max" else value >= threshold
-        out.append(
-            {
-                "name": name,
-                "stage": entry.get("name"),
-                "metric": path,
-                "value": value,
-                "threshold": threshold,
-                "kind": kind,
-                "passed": bool(passed),
-                "overridden": bool(not passed and config.override),
-            }
-        )
+        out.append({
+            "name": name, "stage": entry.get("name"), "metric": what, "value": round(float(value), 6),
+            "threshold": threshold, "kind": kind, "passed": bool(passed),
+            "overridden": bool(not passed and config.override),
+        })  # fmt: skip
     return out

@@ -11,6 +11,7 @@ checkpoints); a changed key clears the dir and reruns it — and, through the ch
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import logging
@@ -30,6 +31,7 @@ from selfalign.gates import evaluate_gates
 from selfalign.stages.base import StageContext, StageResult, write_manifest
 
 log = logging.getLogger("selfalign")
+TRAINING = {"sft", "dpo"}  # stages that load (and wrap) their own model
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,18 @@ def plan(rounds: int) -> list[Step]:
     """The stage order. Held-out test items are split off before any training data exists."""
     steps = [
         Step("instructions", "instructions"),
-        Step("split", "split", {"instructions": ("instructions", "data")}),
-        Step("responses", "responses", {"instructions": ("split", "train")}),
-        Step("critique", "critique", {"responses": ("responses", "data")}),
-        Step("sft", "sft", {"data": ("critique", "sft")}),
-        Step("pairs", "pairs", {"prompts": ("split", "train"), "adapter:policy": ("sft", "adapter")}),
-        Step("dpo", "dpo", {"pairs": ("pairs", "pairs"), "adapter:init": ("sft", "adapter")}),
+        Step("split", "split", {"instructions": ("instructions", "instructions")}),
+        Step("responses", "responses", {"instructions": ("split", "train"), "test": ("split", "test")}),
+        Step("critique", "critique", {"responses": ("responses", "responses")}),
+        # The critic's decision is made once, in critique; SFT trains on what it accepted.
+        Step("sft", "sft", {"responses": ("critique", "accepted")}),
+        Step(
+            "pairs",
+            "pairs",
+            {"instructions": ("split", "train"), "adapter": ("sft", "adapter")},
+            {"policy": "sft"},
+        ),
+        Step("dpo", "dpo", {"pairs": ("pairs", "pairs"), "sft_adapter": ("sft", "adapter")}),
     ]
     policy = "dpo"
     for r in range(2, rounds + 1):
@@ -57,15 +65,15 @@ def plan(rounds: int) -> list[Step]:
             Step(
                 f"pairs-r{r}",
                 "pairs",
-                {"prompts": ("split", "train"), "adapter:policy": (policy, "adapter")},
-                {"round": r},
+                {"instructions": ("split", "train"), "adapter": (policy, "adapter")},
+                {"policy": policy, "round": r},
             )
         )
         steps.append(
             Step(
                 f"dpo-r{r}",
                 "dpo",
-                {"pairs": (f"pairs-r{r}", "pairs"), "adapter:init": (policy, "adapter")},
+                {"pairs": (f"pairs-r{r}", "pairs"), "sft_adapter": (policy, "adapter")},
                 {"round": r},
             )
         )
@@ -111,6 +119,12 @@ class Run:
             self._engine = Engine.load(self.model_spec)
             self.manifest["provenance"] = self._engine.provenance
         return self._engine
+
+    def release_engine(self) -> None:
+        """Drop the shared engine so a training stage's own copy is the only base in memory."""
+        if self._engine is not None:
+            self._engine = None
+            gc.collect()
 
     def save(self) -> None:
         write_manifest(self.run_dir, "run", {k: v for k, v in self.manifest.items() if k != "stage"})
@@ -184,6 +198,8 @@ def run_step(
         progress=run.progress,
         extra={"model_spec": run.model_spec, **step.extra},
     )
+    if step.section in TRAINING:
+        run.release_engine()
     log.info("%s: running", step.name)
     started = time.perf_counter()
     result: StageResult = module.run(ctx)
