@@ -1,0 +1,168 @@
+"""Data commands: ``selfalign data validate|inspect`` and the generation stages ``instructions``, ``split``
+and ``responses`` (each runs its stage alone, resumable in its ``--out`` directory)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from selfalign.data.inspect import render, summarize
+from selfalign.data.schemas import ValidationErrors, validate_file
+from selfalign.engine import Engine, ModelSpec
+from selfalign.engine.defaults import SMOLLM2
+from selfalign.errors import ConfigError
+from selfalign.stages.base import StageContext, StageResult
+from selfalign.stages.instructions import InstructionsConfig
+from selfalign.stages.instructions import run as run_instructions
+from selfalign.stages.responses import ResponsesConfig
+from selfalign.stages.responses import run as run_responses
+from selfalign.stages.split import SplitConfig
+from selfalign.stages.split import run as run_split
+
+console = Console()
+
+# The names users type (plural, as in the issue) → record kinds of selfalign.data.schemas.
+KIND_NAMES = {
+    "instructions": "instruction",
+    "responses": "response",
+    "sft": "sft",
+    "pairs": "pair",
+    "judgments": "judgment",
+    "eval": "eval",
+}
+
+data_app = typer.Typer(help="Check and look at JSONL datasets.", no_args_is_help=True)
+
+
+@data_app.command("validate")
+def validate(
+    file: Annotated[Path, typer.Argument(help="JSONL file to check.")],
+    kind: Annotated[str, typer.Option(help=f"Record kind: {', '.join(KIND_NAMES)}.")],
+    max_errors: Annotated[
+        int, typer.Option(help="Report up to this many bad lines (first one decides).")
+    ] = 1,
+) -> None:
+    """Check every line of FILE against the schema of KIND; errors name file, line and field."""
+    if kind not in KIND_NAMES:
+        raise ConfigError(f"--kind {kind!r}: one of {', '.join(KIND_NAMES)}")
+    try:
+        records = validate_file(file, KIND_NAMES[kind], max_errors=max_errors)
+    except ValidationErrors as e:
+        if len(e.errors) == 1:
+            raise
+        for err in e.errors:  # several bad lines asked for: one line each, in file order
+            typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"ok: {file}: {len(records)} {kind} records")
+
+
+@data_app.command("inspect")
+def inspect(
+    file: Annotated[Path, typer.Argument(help="JSONL file to summarize.")],
+    k: Annotated[int, typer.Option(help="Random sample records to show.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed choosing the samples.")] = 0,
+    text_key: Annotated[
+        str | None, typer.Option(help="Field measured for length and duplicates (default: by kind).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Counts, categories, lengths, near-duplicate clusters, QC rates and random samples of FILE."""
+    summary = summarize(file, k=k, seed=seed, text_key=text_key)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+    else:
+        console.print(render(summary))
+
+
+def _engine_factory(model: str) -> Callable[[], Engine]:
+    engines: list[Engine] = []
+
+    def engine() -> Engine:
+        if not engines:
+            engines.append(Engine.load(ModelSpec(ref=model)))
+        return engines[0]
+
+    return engine
+
+
+def _run(stage: Callable[[StageContext], StageResult], name: str, cfg: BaseModel, out: Path,
+         inputs: dict[str, Path], model: str) -> None:  # fmt: skip
+    ctx = StageContext(name=name, config=cfg, out_dir=out, inputs=inputs, engine=_engine_factory(model))
+    result = stage(ctx)
+    shown: dict[str, Any] = {
+        "outputs": {k: str(v) for k, v in result.outputs.items()},
+        "counts": result.counts,
+    }
+    shown["metrics"] = result.metrics
+    console.print_json(json.dumps(shown, default=str))
+
+
+def instructions(
+    out: Annotated[
+        Path, typer.Option(help="Directory for instructions.jsonl, attempts.jsonl, manifest.json.")
+    ],
+    n: Annotated[int, typer.Option(help="Unique instructions wanted.")] = 200,
+    max_prompts: Annotated[int, typer.Option(help="Attempt budget: list prompts sent at most.")] = 480,
+    model: Annotated[str, typer.Option(help="Base model reference.")] = SMOLLM2,
+    shots: Annotated[int, typer.Option(help="Seed instructions shown per list prompt.")] = 6,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.9,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens per list prompt at most.")] = 160,
+    batch_size: Annotated[int, typer.Option(help="List prompts per batch (one shard each).")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of prompts and sampling.")] = 0,
+) -> None:
+    """The model writes instructions by continuing numbered lists; dedup, quotas; resumable in --out."""
+    cfg = InstructionsConfig(
+        n=n, max_prompts=max_prompts, shots=shots, temperature=temperature,
+        max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
+    )  # fmt: skip
+    _run(run_instructions, "instructions", cfg, out, {}, model)
+
+
+def split(
+    instructions_file: Annotated[Path, typer.Option("--instructions", help="Instructions JSONL to split.")],
+    out: Annotated[Path, typer.Option(help="Directory for train.jsonl, test.jsonl, manifest.json.")],
+    test_fraction: Annotated[float, typer.Option(help="Share of each category held out.")] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed of the split and of constraint sampling.")] = 0,
+) -> None:
+    """Held-out test split (stratified, with constraints, leakage-checked) before any training data."""
+    cfg = SplitConfig(test_fraction=test_fraction, seed=seed)
+    _run(run_split, "split", cfg, out, {"instructions": instructions_file}, SMOLLM2)
+
+
+def responses(
+    instructions_file: Annotated[
+        Path, typer.Option("--instructions", help="Training instructions JSONL (the split's train.jsonl).")
+    ],
+    out: Annotated[Path, typer.Option(help="Directory for responses.jsonl and manifest.json.")],
+    test: Annotated[
+        Path | None, typer.Option(help="Held-out test JSONL: pool examples near-copying it are never shown.")
+    ] = None,
+    model: Annotated[str, typer.Option(help="Base model reference.")] = SMOLLM2,
+    shots: Annotated[int, typer.Option(help="Solved examples per prompt.")] = 3,
+    samples: Annotated[int, typer.Option(help="Responses per instruction.")] = 1,
+    limit: Annotated[int | None, typer.Option(help="Answer only the first N instructions.")] = None,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature (0 = greedy).")] = 0.7,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens per response at most.")] = 192,
+    batch_size: Annotated[int, typer.Option(help="Prompts per batch (one shard each).")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed of shots and sampling.")] = 0,
+) -> None:
+    """The model answers each instruction from a few-shot prompt; QC flags; resumable in --out."""
+    cfg = ResponsesConfig(
+        shots=shots, samples=samples, limit=limit, temperature=temperature,
+        max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
+    )  # fmt: skip
+    inputs = {"instructions": instructions_file} | ({"test": test} if test is not None else {})
+    _run(run_responses, "responses", cfg, out, inputs, model)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")
+    app.command()(instructions)
+    app.command()(split)
+    app.command()(responses)
