@@ -40,7 +40,7 @@ def _logit(p: float) -> float:
 
 
 class ABPointwise:
-    """"Is this a good answer? A/B" — order 0 has A = yes, order 1 has A = no."""
+    """ "Is this a good answer? A/B" — order 0 has A = yes, order 1 has A = no."""
 
     name = "ab-pointwise"
     pointwise = True
@@ -101,7 +101,7 @@ class ABPointwise:
 
 
 class ABPairwise:
-    """"Which of two is better? A or B" (the constitutional-AI form), asked with a and b in both places."""
+    """ "Which of two is better? A or B" (the constitutional-AI form), asked with a and b in both places."""
 
     name = "ab-pairwise"
     pointwise = False

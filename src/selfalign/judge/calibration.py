@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from selfalign.errors import ConfigError
 from selfalign.evaluate.stats import wilson_interval
 from selfalign.judge import checkset
+from selfalign.judge.memo import MemoEngine
 from selfalign.judge.registry import get_scorer
 from selfalign.judge.types import Scorer
 
@@ -91,15 +92,23 @@ def calibrate(
     n_per_kind: int = 24,
     seed: int = 0,
     adapter: str | None = None,
+    kinds: Sequence[str] = checkset.KINDS,
 ) -> CalibrationTable:
-    """Run each scorer on the check set (one batched call per scorer) and tabulate its accuracy."""
+    """Run each scorer on the check set (one batched engine call per scorer) and tabulate its accuracy.
+
+    Scorers share one :class:`MemoEngine`, so requests two scorers have in common (all of them, for the
+    likelihood family) are scored once. ``kinds`` limits the check set (``auto`` needs only the open kinds).
+    """
     if n_per_kind < 1:
         raise ConfigError(f"calibration n_per_kind must be >= 1, got {n_per_kind}")
-    cases = checkset.build(n_per_kind, seed)
+    cases = checkset.build(n_per_kind, seed, kinds)
     table = CalibrationTable(n_per_kind=n_per_kind, seed=seed)
+    engine = engine if isinstance(engine, MemoEngine) else MemoEngine(engine)  # type: ignore[assignment]
     for s in scorers:
         scorer = get_scorer(s) if isinstance(s, str) else s
         mine = [c for c in cases if scorer.model_based or c.pair.constraints]
+        if not mine:
+            continue
         started = time.perf_counter()
         verdicts = scorer.compare(engine, [c.pair for c in mine], adapter=adapter)
         table.seconds[scorer.name] = time.perf_counter() - started

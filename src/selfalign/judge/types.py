@@ -123,9 +123,9 @@ def _unit(p: float) -> float:
     return min(1.0, max(0.0, float(p)))
 
 
-def compare_by_scores(scorer: Scorer, engine: Engine, items: Sequence[PairItem], adapter: str | None) -> list[
-    PairJudgment
-]:
+def compare_by_scores(
+    scorer: Scorer, engine: Engine, items: Sequence[PairItem], adapter: str | None
+) -> list[PairJudgment]:
     """Pairwise verdicts from a pointwise scorer: score a and b (one batch), P(b better) = σ(s_b − s_a).
 
     Orders agree when every single-order score ranks a and b the same way as the average does.

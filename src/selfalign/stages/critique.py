@@ -36,8 +36,12 @@ class CritiqueConfig(BaseModel):
         "check set, use the most accurate) or a name: ab-pointwise, likelihood-contrast, "
         "likelihood-contrast-end. Constrained items are always judged by their checks.",
     )
+    critic_candidates: list[str] | None = Field(
+        default=None,
+        description="Scorers 'auto' measures and picks from; null = every pointwise model scorer.",
+    )
     calibration_per_kind: int = Field(
-        default=24, ge=1, description="Check-set cases per kind (constraint, other, truncated, refusal)."
+        default=8, ge=1, description="Check-set cases per open-ended kind (other, truncated, refusal)."
     )
     calibrate_named: bool = Field(
         default=True, description="Also measure an explicitly named critic (manifest says how good it is)."
@@ -71,8 +75,10 @@ def run(ctx: StageContext) -> StageResult:
     started = time.perf_counter()
     records, items = load_items(ctx.inputs["responses"])
     engine = ctx.engine()
+    # The calibration is cached in the out dir by weights, scorers, n and seed: a rerun does not repeat it.
     choice = choose(engine, cfg.critic, n_per_kind=cfg.calibration_per_kind, seed=ctx.seed,
-                    calibrate_named=cfg.calibrate_named, require_pointwise=True)  # fmt: skip
+                    calibrate_named=cfg.calibrate_named, require_pointwise=True,
+                    candidates=cfg.critic_candidates, cache_dir=ctx.out_dir)  # fmt: skip
     choice.scorer.batch_size = cfg.batch_size
     constrained = [i for i, it in enumerate(items) if it.constraints]
     open_ended = [i for i, it in enumerate(items) if not it.constraints]

@@ -16,18 +16,19 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from selfalign.constraints import check_all
 from selfalign.data.jsonl import read_jsonl, write_jsonl_atomic
-from selfalign.engine import GenParams
+from selfalign.engine import Generation, GenParams
 from selfalign.errors import DataError
 from selfalign.judge import negatives as neg
 from selfalign.judge.preference import keep, rank_all
 from selfalign.judge.select import choose
-from selfalign.judge.types import PairItem
+from selfalign.judge.types import PairItem, Scorer
 from selfalign.prompts.builders import response_prompt
 from selfalign.prompts.format import get_format
 from selfalign.stages.base import StageContext, StageResult, write_manifest
@@ -57,7 +58,12 @@ class PairsConfig(BaseModel):
     max_new_tokens: int = Field(default=96, ge=1, description="Tokens per sample at most.")
     batch_size: int = Field(default=16, ge=1, description="Rows per generate/score batch.")
     critic: str = Field(default="auto", description="'auto' (calibrate, pick the best) or a scorer name.")
-    calibration_per_kind: int = Field(default=24, ge=1, description="Check-set cases per kind (calibration).")
+    critic_candidates: list[str] | None = Field(
+        default=None, description="Scorers 'auto' measures and picks from; null = every model scorer."
+    )
+    calibration_per_kind: int = Field(
+        default=8, ge=1, description="Check-set cases per open-ended kind (other, truncated, refusal)."
+    )
     margin_threshold: float | None = Field(
         default=None, description="Minimum critic margin, chosen over rejected; null = the scorer's default."
     )
@@ -74,7 +80,9 @@ def _load(path: Any) -> list[dict[str, Any]]:
     return recs
 
 
-def _sample(ctx: StageContext, cfg: PairsConfig, recs: list[dict[str, Any]]) -> tuple[list[str], list[list]]:
+def _sample(
+    ctx: StageContext, cfg: PairsConfig, recs: list[dict[str, Any]]
+) -> tuple[list[str], list[list[Generation]]]:
     engine = ctx.engine()
     if cfg.policy is not None and cfg.policy not in engine.adapters and "adapter" in ctx.inputs:
         engine.add_adapter(cfg.policy, ctx.inputs["adapter"])
@@ -100,7 +108,8 @@ def run(ctx: StageContext) -> StageResult:
     engine = ctx.engine()
     prompts, samples = _sample(ctx, cfg, recs)
     choice = choose(engine, cfg.critic, n_per_kind=cfg.calibration_per_kind, seed=ctx.seed,
-                    calibrate_named=True, require_pointwise=False, adapter=cfg.policy)  # fmt: skip
+                    calibrate_named=True, require_pointwise=False, adapter=cfg.policy,
+                    candidates=cfg.critic_candidates, cache_dir=ctx.out_dir)  # fmt: skip
     scorer = choice.scorer
     scorer.batch_size = cfg.batch_size
     threshold = scorer.default_threshold if cfg.margin_threshold is None else cfg.margin_threshold
@@ -170,7 +179,19 @@ def run(ctx: StageContext) -> StageResult:
                        tokens_generated=sum(g.n_tokens for gs in samples for g in gs))  # fmt: skip
 
 
-def _negatives(ctx, cfg, recs, prompts, texts, best, scorer, add) -> dict[str, int]:  # type: ignore[no-untyped-def]
+AddPair = Callable[[int, str, str, float, str, dict[str, Any]], None]
+
+
+def _negatives(
+    ctx: StageContext,
+    cfg: PairsConfig,
+    recs: list[dict[str, Any]],
+    prompts: list[str],
+    texts: list[list[str]],
+    best: dict[int, str],
+    scorer: Scorer,
+    add: AddPair,
+) -> dict[str, int]:
     """Add negatives for prompts that have a best sample; return the count requested per kind."""
     eligible = sorted(best)
     total = min(len(eligible), round(cfg.negatives.ratio * len(recs)))
@@ -198,8 +219,11 @@ def _negatives(ctx, cfg, recs, prompts, texts, best, scorer, add) -> dict[str, i
                         second_sample=seconds[0] if seconds else None, refusal=refusals.get(i))  # fmt: skip
         if bad is not None:
             built.append((i, kind, bad))
-    verdicts = scorer.compare(ctx.engine(), [PairItem(f"neg:{n}", recs[i]["text"], bad, best[i])
-                                             for n, (i, _, bad) in enumerate(built)], adapter=cfg.policy)
+    verdicts = scorer.compare(
+        ctx.engine(),
+        [PairItem(f"neg:{n}", recs[i]["text"], bad, best[i]) for n, (i, _, bad) in enumerate(built)],
+        adapter=cfg.policy,
+    )
     for (i, kind, bad), v in zip(built, verdicts, strict=True):
         add(i, best[i], bad, v.margin, f"negative:{kind}",
             {"scorer": scorer.name, "orders_agree": v.orders_agree, "p_chosen": v.p_b})  # fmt: skip
