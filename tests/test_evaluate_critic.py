@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from selfalign.errors import ConfigError
-from selfalign.evaluate.critic import BUILTIN, PairItem, get_critic
+from selfalign.evaluate.critic import PairItem, get_critic
 
 PAIRS = [PairItem("Name a fruit.", "An apple.", "zzzz qqq"), PairItem("Say hi.", "Hello there!", "Hi.")]
 
 
-@pytest.mark.parametrize("name", [BUILTIN, "ab-pairwise"])
+@pytest.mark.parametrize("name", ["likelihood-contrast", "ab-pairwise"])
 def test_swapping_the_answers_mirrors_the_probability(tiny_engine, name):
     critic = get_critic(name)
     forward = critic.compare(tiny_engine, PAIRS)
@@ -20,7 +20,7 @@ def test_swapping_the_answers_mirrors_the_probability(tiny_engine, name):
 
 
 def test_identical_answers_tie_and_unknown_critics_are_refused(tiny_engine):
-    same = get_critic(BUILTIN).compare(tiny_engine, [PairItem("Say hi.", "Hello.", "Hello.")])
+    same = get_critic("ab-pairwise").compare(tiny_engine, [PairItem("Say hi.", "Hello.", "Hello.")])
     assert same == pytest.approx([0.5], abs=1e-6)
     with pytest.raises(ConfigError, match="unknown scorer"):
         get_critic("no-such-critic")

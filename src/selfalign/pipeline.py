@@ -99,6 +99,7 @@ class Run:
         self.config_path, self.run_dir, self.progress = config_path, run_dir, progress
         self.config = load_config(config_path)
         self._engine: Engine | None = None
+        self.shared: dict[str, Any] = {}  # facts later stages need, e.g. the critic picked by critique
         self.manifest_path = run_dir / "manifest.json"
         self.manifest: dict[str, Any] = {"run": {}, "provenance": {}, "stages": [], "gates": []}
 
@@ -196,7 +197,7 @@ def run_step(
         engine=run.engine,
         seed=run.config.run.seed,
         progress=run.progress,
-        extra={"model_spec": run.model_spec, **step.extra},
+        extra={"model_spec": run.model_spec, **run.shared, **step.extra},
     )
     if step.section in TRAINING:
         run.release_engine()
@@ -259,6 +260,8 @@ def run_pipeline(config_path: str | Path, run_dir: str | Path, *, progress: bool
     for step in plan(run.config.run.rounds):
         entry = run_step(run, step, keys, outputs)
         keys[step.name] = entry["key"]
+        if step.section == "critique":  # evaluation scores open-ended items with the measured-best critic
+            run.shared["critic"] = entry["metrics"].get("scorer")
         run.manifest["stages"] = [s for s in run.manifest["stages"] if s["name"] != step.name] + [entry]
         gates = evaluate_gates(step.section, entry, run.config.gates)
         run.manifest["gates"] += gates

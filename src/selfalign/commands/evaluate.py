@@ -13,7 +13,7 @@ from selfalign.engine import Engine, ModelSpec
 from selfalign.engine.defaults import SMOLLM2
 from selfalign.errors import ConfigError
 from selfalign.evaluate.conditions import BASE_FEW_SHOT
-from selfalign.evaluate.critic import BUILTIN
+from selfalign.evaluate.critic import FALLBACK
 from selfalign.evaluate.table import category_table, summary_table
 from selfalign.stages.base import StageContext
 from selfalign.stages.evaluate import EvaluateConfig
@@ -52,7 +52,7 @@ def evaluate(
     batch_size: Annotated[int, typer.Option(help="Prompts per batch.")] = 16,
     critic: Annotated[
         str, typer.Option(help="Pairwise critic for open-ended items; 'none' to skip.")
-    ] = BUILTIN,
+    ] = FALLBACK,
     shots: Annotated[int, typer.Option(help="Solved examples in the base few-shot prompt.")] = 3,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for lift intervals.")] = 2000,
     seed: Annotated[int, typer.Option(help="Generation and bootstrap seed.")] = 0,

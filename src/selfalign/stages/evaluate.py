@@ -22,7 +22,7 @@ from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.errors import ConfigError
 from selfalign.evaluate.conditions import BASE_FEW_SHOT, Condition, PromptBuilder, check_conditions
 from selfalign.evaluate.conditions import with_adapters as default_conditions
-from selfalign.evaluate.critic import BUILTIN, get_critic
+from selfalign.evaluate.critic import AUTO, get_critic
 from selfalign.evaluate.items import load_items
 from selfalign.evaluate.memory import snapshot
 from selfalign.evaluate.runner import gen_params, run_conditions
@@ -48,8 +48,9 @@ class EvaluateConfig(BaseModel):
     max_new_tokens: int = Field(default=128, ge=1, description="tokens generated per answer at most")
     batch_size: int = Field(default=16, ge=1, description="prompts per generate / logprobs batch")
     critic: str | None = Field(
-        default=BUILTIN,
-        description="pairwise critic for open-ended items (selfalign.judge scorer name); null = none",
+        default=AUTO,
+        description="pairwise critic for open-ended items: a selfalign.judge scorer name, 'auto' (the one "
+        "the critique stage picked by measured agreement), or null = none",
     )
     shots: int = Field(default=3, ge=0, description="solved examples in the base few-shot prompt")
     shots_seed: int = Field(default=0, description="seed choosing the few-shot examples (fixed per run)")
@@ -101,7 +102,7 @@ def run(ctx: StageContext) -> StageResult:
 
     builder = PromptBuilder(items, cfg.shots, cfg.shots_seed)
     params = gen_params(cfg.max_new_tokens, cfg.batch_size, cfg.seed)
-    critic = get_critic(cfg.critic) if cfg.critic else None
+    critic = get_critic(cfg.critic, ctx.extra.get("critic")) if cfg.critic else None
     records, gens = run_conditions(engine, items, conditions, builder, params, cfg.baseline, critic)
     memory.append(snapshot("generated and judged"))
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from selfalign.data.dedup import Deduper, normalize
+from selfalign.data.dedup import Deduper, near_duplicate_pairs, normalize
 from selfalign.data.jsonl import ShardWriter, iter_jsonl, write_jsonl_atomic
 from selfalign.engine import GenParams
 from selfalign.errors import ConfigError
@@ -236,6 +236,9 @@ def run(ctx: StageContext) -> StageResult:
         "quota_per_category": state.quota,
         "missing_categories": [c for c, k in per_cat.items() if k == 0],
         "unique_per_prompt": round(n / max(state.prompts_sent, 1), 3),
+        # Exact all-pairs re-check of what was kept (the incremental LSH dedup can rarely miss one).
+        "near_duplicate_pairs": len(remaining := near_duplicate_pairs([r["text"] for r in state.kept])),
+        "near_duplicate_rate": round(len(remaining) / max(n, 1), 4),
         "resumed_batches": resumed,
     }
     write_manifest(
