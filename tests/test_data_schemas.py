@@ -200,3 +200,26 @@ def test_unknown_kind() -> None:
 def test_field_path() -> None:
     assert field_path(("constraints", 0, "params", "n")) == "constraints[0].params.n"
     assert field_path(()) is None
+
+
+def test_eval_items_are_unique_per_id_and_condition(tmp_path):
+    from selfalign.data.jsonl import write_jsonl_atomic
+    from selfalign.data.schemas import validate_file
+    from selfalign.errors import DataError
+
+    item = {
+        "id": "q1",
+        "condition": "base_few_shot",
+        "category": "qa",
+        "prompt": "p",
+        "output": "o",
+        "checks": [],
+        "passed": None,
+        "judge": None,
+    }
+    path = tmp_path / "items.jsonl"
+    write_jsonl_atomic(path, [item, {**item, "condition": "sft"}])
+    assert len(validate_file(path, "eval")) == 2
+    write_jsonl_atomic(path, [item, item])
+    with pytest.raises(DataError, match=r"items\.jsonl:2: id: duplicate id"):
+        validate_file(path, "eval")

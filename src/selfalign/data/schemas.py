@@ -225,9 +225,10 @@ def validate_record(
 def validate_file(path: PathLike, kind: str, *, max_errors: int = 1) -> list[BaseModel]:
     """Read ``path`` and validate every line as ``kind``; return the parsed records.
 
-    Ids (where a record has one) must be unique within the file. With ``max_errors > 1`` validation
-    continues after the first bad line and :class:`ValidationErrors` carries up to that many errors; its
-    one-line message is always the first. JSON-level errors (bad UTF-8, malformed line) stop at once.
+    Ids (where a record has one) must be unique within the file; eval items by (id, condition).
+    With ``max_errors > 1`` validation continues after the first bad line and :class:`ValidationErrors`
+    carries up to that many errors; its one-line message is always the first. JSON-level errors (bad
+    UTF-8, malformed line) stop at once.
     """
     model = model_for(kind)
     errors: list[DataError] = []
@@ -240,6 +241,8 @@ def validate_file(path: PathLike, kind: str, *, max_errors: int = 1) -> list[Bas
             errors.extend(_error(path, lineno, d) for d in e.errors())
         else:
             rid = getattr(parsed, "id", None)
+            if rid is not None and kind == "eval":  # one item answered under several conditions
+                rid = f"{rid} under condition {parsed.condition!r}"
             if rid is not None and rid in seen_ids:
                 dup = {"loc": ("id",), "msg": f"duplicate id {rid!r} (first on line {seen_ids[rid]})"}
                 errors.append(_error(path, lineno, dup))
