@@ -1,0 +1,150 @@
+"""Stage ``responses``: prompts, QC flags on crafted outputs, manifest rates, exclusion, kill-and-resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from selfalign.data.jsonl import write_jsonl_atomic
+from selfalign.data.schemas import validate_file
+from selfalign.engine import Engine, Generation, GenParams
+from selfalign.errors import DataError
+from selfalign.prompts import pools
+from selfalign.prompts.format import get_format
+from selfalign.stages.base import StageContext
+from selfalign.stages.responses import ResponsesConfig, clean, run
+
+BULLETS = [{"type": "bullet_count", "params": {"n": 4}}]
+INSTRUCTIONS = [
+    ("a", "Name three rivers that flow through Germany.", "question_answering", None),
+    ("b", "Write a limerick about a forgetful wizard.", "creative", None),
+    ("c", "List four uses for an empty glass jar.", "brainstorm", BULLETS),
+    ("d", "Explain how a refrigerator keeps food cold.", "analytical", None),
+    ("e", "Describe the smell of fresh bread.", "creative", None),
+]  # fmt: skip
+
+
+def _write_instructions(path: Path, rows=INSTRUCTIONS) -> Path:
+    recs = [{"id": i, "text": t, "category": c, "source": "generated", "prompt": None, "gen": None,
+             "constraints": cs} for i, t, c, cs in rows]  # fmt: skip
+    write_jsonl_atomic(path, recs)
+    return path
+
+
+# Crafted model outputs, one per instruction id: each trips exactly the flag named.
+CRAFTED = {
+    "a": ("The Rhine, the Elbe and the Danube.", "stop"),  # clean
+    "b": ("There once was a wizard named Lou\nInstruction: Write another one.", "stop"),  # runaway
+    "c": ("- hold pens\n- store buttons\n- a vase\n- keep", "length"),  # truncated
+    "d": ("Cold.", "stop"),  # too_short
+    "e": ("Describe the smell of fresh bread.", "stop"),  # echo
+}
+
+
+class CraftedEngine:
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.calls = 0
+        self.fail_after = fail_after
+
+    def generate(self, prompts: list[str], params: GenParams) -> list[Generation]:
+        if self.fail_after is not None and self.calls >= self.fail_after:
+            raise KeyboardInterrupt("killed")
+        self.calls += 1
+        out = []
+        for p in prompts:
+            last = p.rsplit(get_format().instruction_prefix, 1)[-1].split("\n", 1)[0].strip()
+            iid = next(i for i, t, _, _ in INSTRUCTIONS if t == last)
+            text, reason = CRAFTED[iid]
+            out.append(Generation(p, " " + text, " " + text, reason, 50, 20, None, 1))  # type: ignore[arg-type]
+        return out
+
+
+def _ctx(tmp_path: Path, cfg: ResponsesConfig, engine: object, inputs: dict[str, Path]) -> StageContext:
+    return StageContext(name="responses", config=cfg, out_dir=tmp_path, inputs=inputs, engine=lambda: engine)
+
+
+def _read(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_qc_flags_and_manifest_rates(tmp_path: Path) -> None:
+    src = _write_instructions(tmp_path / "train.jsonl")
+    res = run(_ctx(tmp_path / "out", ResponsesConfig(batch_size=2), CraftedEngine(), {"instructions": src}))
+    recs = {r["instruction_id"]: r for r in _read(res.outputs["responses"])}
+    flagged = {i: sorted(k for k, v in r["qc"].items() if v) for i, r in recs.items()}
+    assert flagged == {"a": [], "b": ["runaway"], "c": ["truncated"], "d": ["too_short"], "e": ["echo"]}
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    rates = manifest["metrics"]["qc_rates"]
+    assert rates["runaway"] == rates["echo"] == 0.2 and rates["any"] == 0.8 and rates["empty"] == 0.0
+    assert manifest["metrics"]["constrained"] == 1
+    assert validate_file(res.outputs["responses"], "response")
+
+
+def test_record_keeps_exact_prompt_and_shots(tmp_path: Path) -> None:
+    src = _write_instructions(tmp_path / "train.jsonl")
+    res = run(_ctx(tmp_path / "out", ResponsesConfig(shots=3), CraftedEngine(), {"instructions": src}))
+    recs = {r["instruction_id"]: r for r in _read(res.outputs["responses"])}
+    for r in recs.values():
+        assert r["prompt"].endswith(get_format().prompt(r["instruction"]))
+        assert len(r["gen"]["shots"]) == 3
+        for shot in r["gen"]["shots"]:
+            assert pools.example_by_id(shot).instruction in r["prompt"]
+    # A constrained instruction gets one constraint example among its shots.
+    cons_ids = {e.id for e in pools.constraint_examples()}
+    assert any(s in cons_ids for s in recs["c"]["gen"]["shots"])
+    assert not any(s in cons_ids for s in recs["a"]["gen"]["shots"])
+
+
+def test_pool_examples_near_copying_test_items_are_never_shown(tmp_path: Path) -> None:
+    src = _write_instructions(tmp_path / "train.jsonl")
+    example = pools.examples("question_answering")[0]
+    test = _write_instructions(
+        tmp_path / "test.jsonl", [("t", example.instruction, "question_answering", None)]
+    )
+    res = run(
+        _ctx(tmp_path / "out", ResponsesConfig(shots=6), CraftedEngine(), {"instructions": src, "test": test})
+    )
+    recs = _read(res.outputs["responses"])
+    assert example.id in res.metrics["excluded_pool_ids"]
+    assert all(example.instruction not in r["prompt"] for r in recs)
+
+
+def test_clean_strips_a_trailing_end_marker_only() -> None:
+    assert clean("  Paris is the capital. END ") == "Paris is the capital."
+    assert clean("The END of the story is sad.") == "The END of the story is sad."
+
+
+def test_kill_and_resume_with_real_engine(tmp_path: Path, tiny_engine: Engine) -> None:
+    src = _write_instructions(tmp_path / "train.jsonl")
+    cfg = ResponsesConfig(batch_size=2, max_new_tokens=6, samples=2, temperature=0.8)
+    full = run(_ctx(tmp_path / "full", cfg, tiny_engine, {"instructions": src}))
+
+    class Killed:
+        calls = 0
+
+        def generate(self, prompts: list[str], params: GenParams) -> list[Generation]:
+            if Killed.calls == 3:
+                raise KeyboardInterrupt("killed")
+            Killed.calls += 1
+            return tiny_engine.generate(prompts, params)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(_ctx(tmp_path / "cut", cfg, Killed(), {"instructions": src}))
+    assert not (tmp_path / "cut" / "responses.jsonl").exists()
+    again = run(_ctx(tmp_path / "cut", cfg, tiny_engine, {"instructions": src}))
+    # Batches of 2 over (sample 0: a-e, sample 1: a-e); the third call is the first half of batch 3
+    # (e, sample 0), so the kill lands mid-batch and that batch's shard was never written.
+    assert again.metrics["resumed_records"] == 4
+    a, b = _read(full.outputs["responses"]), _read(again.outputs["responses"])
+    assert a == b and len(b) == 10 and len({r["id"] for r in b}) == 10
+    assert len({r["text"] for r in b if r["instruction_id"] == "a"}) == 2  # two different samples
+
+
+def test_bad_instructions_file_names_line_and_writes_nothing(tmp_path: Path) -> None:
+    src = tmp_path / "train.jsonl"
+    src.write_text('{"id": "a", "text": "x"}\n')
+    with pytest.raises(DataError, match=r"train\.jsonl:1: category"):
+        run(_ctx(tmp_path / "out", ResponsesConfig(), CraftedEngine(), {"instructions": src}))
+    assert not (tmp_path / "out" / "responses.jsonl").exists()
