@@ -7,9 +7,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from selfalign.engine import threads  # first: sets the OpenMP wait policy before torch loads
 from selfalign.engine.generate import generate_batch, plan_rows
 from selfalign.engine.loader import Loaded, ModelSpec, load
-from selfalign.engine.scoring import batches_by_length, encode_pair, score_batch
+from selfalign.engine.scoring import batches_by_length, encode_pair, score_shared
 from selfalign.engine.sentinels import run_sentinels
 from selfalign.engine.types import Generation, GenParams, OptionScore
 from selfalign.errors import ModelRefError
@@ -23,6 +24,7 @@ class Engine:
     """
 
     def __init__(self, loaded: Loaded) -> None:
+        self.threads = threads.configure()
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.guard = loaded.guard
@@ -115,11 +117,10 @@ class Engine:
             for prompt, options in requests
             for option in options
         ]
-        scores: list[OptionScore | None] = [None] * len(flat)
+        # Options of one prompt, and prompts that share a prefix (the critic's two label orders), run their
+        # shared part once; the numbers equal one full pass per option (tests/test_engine_perf_prefix.py).
         with self.using(adapter) as model:
-            for idx in batches_by_length([len(c) + len(o) for c, o in flat], batch_size):
-                for i, s in zip(idx, score_batch(model, [flat[i] for i in idx], self.pad_id), strict=True):
-                    scores[i] = s
+            scores = score_shared(model, flat, self.pad_id, batch_size)
         out, k = [], 0
         for _, options in requests:
             out.append([s for s in scores[k : k + len(options)] if s is not None])

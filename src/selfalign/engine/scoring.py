@@ -45,22 +45,142 @@ def score_batch(model: Any, pairs: list[tuple[list[int], list[int]]], pad_id: in
             input_ids=input_ids.to(device),
             attention_mask=mask.to(device),
             position_ids=positions.to(device),
+            use_cache=False,
             logits_to_keep=keep,
         ).logits.float()
     logp = torch.log_softmax(logits, dim=-1).cpu()
-    scores = []
-    for i, (_, cont) in enumerate(pairs):
-        n = len(cont)
-        # logits at column j predict token width-keep+j+1; continuation occupies the last n columns of ids.
-        rows = logp[i, keep - 1 - n : keep - 1]
-        target = torch.tensor(cont, dtype=torch.long)
-        tok = rows.gather(1, target.unsqueeze(1)).squeeze(1)
-        total = float(tok.sum())
-        scores.append(OptionScore(sum=total, mean=total / n, n_tokens=n, token_logprobs=tuple(tok.tolist())))
-    return scores
+    # logits at column j predict token width-keep+j+1; continuation occupies the last n columns of ids.
+    return [_option_score(logp[i], cont, keep) for i, (_, cont) in enumerate(pairs)]
 
 
 def batches_by_length(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Indices grouped longest-first so each batch pads little (order restored by the caller)."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+# -- shared-prefix scoring ------------------------------------------------------------------------------
+# The critic asks several options after one prompt, and its two label orders share almost the whole prompt
+# (instruction, response, question). Recomputing that prompt per option and per order is most of the
+# work, so contexts are grouped under a shared *stem* that runs once; each (context, option) row then runs
+# only its own tail + continuation on top of a copy of the stem's KV cache.
+
+
+def _lcp(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def plan_stems(ctxs: Sequence[Sequence[int]], rows: Sequence[int]) -> list[tuple[int, list[int]]]:
+    """Group contexts (each with ``rows[i]`` options) under shared stems: ``[(stem_len, members)]``.
+
+    Contexts are visited in lexicographic order, so those sharing a prefix are adjacent. A context joins
+    the open group when that costs fewer token positions than giving it its own stem: joining shortens the
+    stem for every row already in the group, but saves computing this context's prefix again. A stem always
+    leaves at least one context token to the row pass, whose logits predict the first option token.
+    """
+    groups: list[tuple[int, list[int], int]] = []  # (stem_len, members, rows so far)
+    for i in sorted(range(len(ctxs)), key=lambda k: list(ctxs[k])):
+        c = ctxs[i]
+        if groups:
+            s, members, n_rows = groups[-1]
+            shared = min(_lcp(c[:s], ctxs[members[0]]), s, len(c) - 1)
+            joined = n_rows * (s - shared) + rows[i] * (len(c) - shared)
+            alone = (len(c) - 1) + rows[i]
+            if shared > 0 and joined <= alone:
+                groups[-1] = (shared, [*members, i], n_rows + rows[i])
+                continue
+        groups.append((len(c) - 1, [i], rows[i]))
+    return [(s, members) for s, members, _ in groups]
+
+
+def _left_pad(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        if s:
+            ids[i, width - len(s) :] = torch.tensor(list(s), dtype=torch.long)
+            mask[i, width - len(s) :] = 1
+    return ids, mask
+
+
+def score_shared(
+    model: Any,
+    pairs: Sequence[tuple[list[int], list[int]]],
+    pad_id: int,
+    batch_size: int,
+    row_batch: int | None = None,
+) -> list[OptionScore]:
+    """Score ``(ctx, cont)`` pairs like :func:`score_batch`, computing each shared stem once.
+
+    Pairs whose context has fewer than 2 tokens, or that share nothing with any other pair, go through
+    :func:`score_batch` (one pass; a stem would only add a second one).
+    """
+    from transformers import DynamicCache
+
+    device = next(model.parameters()).device
+    row_batch = row_batch or 4 * batch_size
+    out: list[OptionScore | None] = [None] * len(pairs)
+    by_ctx: dict[tuple[int, ...], list[int]] = {}
+    for i, (ctx, _) in enumerate(pairs):
+        by_ctx.setdefault(tuple(ctx), []).append(i)
+    ctxs = [c for c in by_ctx if len(c) >= 2]
+    plain = [i for c, idx in by_ctx.items() if len(c) < 2 for i in idx]
+    stems: list[tuple[list[int], list[tuple[int, list[int]]]]] = []  # (stem ids, [(pair, tail + cont)])
+    for s, members in plan_stems(ctxs, [len(by_ctx[c]) for c in ctxs]):
+        rows = [(p, list(ctxs[m][s:]) + pairs[p][1]) for m in members for p in by_ctx[ctxs[m]]]
+        if len(rows) == 1:
+            plain.append(rows[0][0])
+        else:
+            stems.append((list(ctxs[members[0]][:s]), rows))
+    for idx in batches_by_length([len(pairs[i][0]) + len(pairs[i][1]) for i in plain], batch_size):
+        for k, score in zip(idx, score_batch(model, [pairs[plain[k]] for k in idx], pad_id), strict=True):
+            out[plain[k]] = score
+    for sidx in batches_by_length([len(s) for s, _ in stems], batch_size):
+        stem_ids, stem_mask = _left_pad([stems[k][0] for k in sidx], pad_id)
+        with torch.inference_mode():
+            cache = model(
+                input_ids=stem_ids.to(device),
+                attention_mask=stem_mask.to(device),
+                position_ids=(stem_mask.cumsum(-1) - 1).clamp(min=0).to(device),
+                use_cache=True,
+                logits_to_keep=1,
+            ).past_key_values
+        kv = [(layer.keys, layer.values) for layer in cache.layers]
+        rows = [(j, p, seq) for j, k in enumerate(sidx) for p, seq in stems[k][1]]
+        for ridx in batches_by_length([len(seq) for _, _, seq in rows], row_batch):
+            chunk = [rows[r] for r in ridx]
+            sel = torch.tensor([j for j, _, _ in chunk], dtype=torch.long)
+            ids, mask = _left_pad([seq for _, _, seq in chunk], pad_id)
+            # Left-padding the rows leaves pads between stem and tail; they are masked, and positions
+            # continue from each stem's own length, so every continuation ends at the right edge.
+            start = stem_mask.sum(-1)[sel].unsqueeze(1)
+            positions = (start + mask.cumsum(-1) - 1).clamp(min=0)
+            keep = max(len(pairs[p][1]) for _, p, _ in chunk) + 1
+            with torch.inference_mode():
+                logits = model(
+                    input_ids=ids.to(device),
+                    attention_mask=torch.cat([stem_mask[sel], mask], dim=1).to(device),
+                    position_ids=positions.to(device),
+                    past_key_values=DynamicCache([(k[sel.to(k.device)], v[sel.to(v.device)]) for k, v in kv],
+                                                 config=model.config),
+                    use_cache=True,
+                    logits_to_keep=keep,
+                ).logits.float()  # fmt: skip
+            logp = torch.log_softmax(logits, dim=-1).cpu()
+            for r, (_, p, _) in enumerate(chunk):
+                out[p] = _option_score(logp[r], pairs[p][1], keep)
+    return [s for s in out if s is not None]
+
+
+def _option_score(logp: torch.Tensor, cont: list[int], keep: int) -> OptionScore:
+    """Score of ``cont`` from the last ``keep`` log-prob rows of a right-aligned sequence."""
+    n = len(cont)
+    target = torch.tensor(cont, dtype=torch.long).unsqueeze(1)
+    tok = logp[keep - 1 - n : keep - 1].gather(1, target).squeeze(1)
+    total = float(tok.sum())
+    return OptionScore(sum=total, mean=total / n, n_tokens=n, token_logprobs=tuple(tok.tolist()))
