@@ -26,7 +26,7 @@ import selfalign
 from selfalign.config import load_config, stable_hash
 from selfalign.engine import Engine, ModelSpec
 from selfalign.engine.provenance import git_state
-from selfalign.errors import GateError
+from selfalign.errors import ConfigError, GateError
 from selfalign.gates import evaluate_gates
 from selfalign.stages.base import StageContext, StageResult, write_manifest
 
@@ -240,8 +240,10 @@ def run_step(
     return {**summary, "status": "done"}
 
 
-def run_pipeline(config_path: str | Path, run_dir: str | Path, *, progress: bool = True) -> Path:
-    """Run every stage in order (resumably); return the run dir."""
+def run_pipeline(
+    config_path: str | Path, run_dir: str | Path, *, progress: bool = True, until: str | None = None
+) -> Path:
+    """Run every stage in order (resumably), or up to and including ``until``; return the run dir."""
     run = Run(Path(config_path), Path(run_dir), progress=progress)
     run.run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -257,7 +259,13 @@ def run_pipeline(config_path: str | Path, run_dir: str | Path, *, progress: bool
     run.save()
     keys: dict[str, str] = {}
     outputs: dict[str, dict[str, Path]] = {}
-    for step in plan(run.config.run.rounds):
+    steps = plan(run.config.run.rounds)
+    if until is not None:
+        names = [s.name for s in steps]
+        if until not in names:
+            raise ConfigError(f"--until {until!r}: no such stage; stages are {', '.join(names)}")
+        steps = steps[: names.index(until) + 1]
+    for step in steps:
         entry = run_step(run, step, keys, outputs)
         keys[step.name] = entry["key"]
         if step.section == "critique":  # evaluation scores open-ended items with the measured-best critic
@@ -275,7 +283,7 @@ def run_pipeline(config_path: str | Path, run_dir: str | Path, *, progress: bool
             )
     run.manifest["run"].update(finished=time.time(), wall_seconds=round(time.time() - started, 2))
     run.save()
-    if run.config.run.report:
+    if run.config.run.report and until is None:
         from selfalign.report import build_report
 
         build_report(run.run_dir)

@@ -27,6 +27,7 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Only warnings and the final summary.")
     ] = False,
+    until: Annotated[str | None, typer.Option(help="Stop after this stage (e.g. responses).")] = None,
 ) -> None:
     """Run the whole pipeline: preflight → instructions → split → responses → critique → SFT → pairs → DPO →
     evaluate → report. Rerunning skips finished stages and resumes an interrupted one."""
@@ -38,7 +39,7 @@ def run(
         handlers=[RichHandler(console=console, show_path=False)],
         force=True,
     )
-    out = run_pipeline(config, run_dir or Path("runs") / config.stem, progress=not quiet)
+    out = run_pipeline(config, run_dir or Path("runs") / config.stem, progress=not quiet, until=until)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     table = Table(title=f"selfalign run → {out}")
     for col in ("stage", "status", "wall s", "tokens", "counts"):
