@@ -7,6 +7,7 @@ engine's batched, length-sorted generate — same model, same prompts, same gree
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 from pathlib import Path
@@ -81,6 +82,12 @@ def main() -> None:
             ]
         )
     )
+    print("BENCH_JSON " + json.dumps({
+        "bench": "generate", "unit": "tok/s", "goal": ">= 25x",
+        "baseline": {"label": "HF generate, one prompt at a time", "value": round(seq_rate, 2)},
+        "optimized": {"label": f"engine.generate, batch {args.batch_size}", "value": round(eng_rate, 2)},
+        "ratio": round(eng_rate / seq_rate, 2), "model": args.model, "max_new_tokens": args.max_new_tokens,
+    }))  # fmt: skip
 
 
 if __name__ == "__main__":
