@@ -85,7 +85,7 @@ def test_pairs_command_writes_model_pairs_with_sources(app: typer.Typer, tmp_pat
     src, out = _write(tmp_path / "i.jsonl", recs), tmp_path / "pairs"
     args = ["pairs", str(src), "-o", str(out), "--model", "tiny-random-llama",
             "--critic", "likelihood-contrast", "--n-samples", "3",
-            "--max-new-tokens", "6", "--margin-threshold", "-1e9"]  # fmt: skip
+            "--max-new-tokens", "6", "--margin-threshold", "-1e9", "--calibration-per-kind", "1"]  # fmt: skip
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     validate_file(out / "pairs.jsonl", "pair")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from selfalign.data.schemas import validate_file
-from selfalign.engine import Engine, ModelSpec
+from selfalign.engine import Engine
 from selfalign.judge import Item, get_scorer
 from selfalign.stages.base import StageContext
 from selfalign.stages.critique import CritiqueConfig
@@ -19,9 +19,9 @@ from selfalign.stages.pairs import run as run_pairs
 QC = {"runaway": False, "truncated": False, "too_short": False, "echo": False, "empty": False}
 
 
-@pytest.fixture(scope="module")
-def tiny() -> Engine:
-    return Engine.load(ModelSpec(ref="tiny-random-llama"))
+@pytest.fixture
+def tiny(tiny_engine: Engine) -> Engine:
+    return tiny_engine
 
 
 def _write(path: Path, recs: list[dict]) -> Path:
@@ -54,8 +54,10 @@ def test_critique_stage_writes_judgments_accepted_and_calibration(tiny: Engine, 
 
 
 def test_pairs_stage_pairs_come_from_the_model_with_sources(tiny: Engine, tmp_path: Path) -> None:
-    recs = [{"id": f"i{k}", "text": t, "category": "creative"} for k, t in
-            enumerate(["Describe the sea.", "Name three colors.", "Write a line about cats."])]
+    recs = [
+        {"id": f"i{k}", "text": t, "category": "creative"}
+        for k, t in enumerate(["Describe the sea.", "Name three colors.", "Write a line about cats."])
+    ]
     lower = [{"type": "lowercase", "params": {}}]
     recs.append({"id": "c1", "text": "Say hi in lowercase.", "constraints": lower})
     cfg = PairsConfig(n_samples=3, max_new_tokens=8, critic="likelihood-contrast", calibration_per_kind=1,
@@ -83,12 +85,12 @@ def test_pairs_stage_pairs_come_from_the_model_with_sources(tiny: Engine, tmp_pa
     assert all("I'm sorry, but I" in p["rejected"] for p in pairs if p["source"] == "negative:refusal")
 
 
-def test_likelihood_contrast_on_the_real_model() -> None:
-    engine = Engine.load(ModelSpec(ref="smollm2-135m"))
+def test_likelihood_contrast_on_the_real_model(smol_engine: Engine) -> None:
+    engine = smol_engine
     scorer = get_scorer("likelihood-contrast")
     right = "Pride and Prejudice was written by Jane Austen and first published in 1813."
     items = [
-        Item("own", "Who wrote the novel \"Pride and Prejudice\", and when was it published?", right),
+        Item("own", 'Who wrote the novel "Pride and Prejudice", and when was it published?', right),
         Item("other", "Give me a recipe for pancakes.", right),
     ]
     own, other = scorer.score(engine, items)
