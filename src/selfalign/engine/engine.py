@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from selfalign.engine import threads  # first: sets the OpenMP wait policy before torch loads
 from selfalign.engine.generate import generate_batch, plan_rows
@@ -14,6 +14,27 @@ from selfalign.engine.scoring import batches_by_length, encode_pair, score_share
 from selfalign.engine.sentinels import run_sentinels
 from selfalign.engine.types import Generation, GenParams, OptionScore
 from selfalign.errors import ModelRefError
+
+T = TypeVar("T")
+
+
+def halving_on_oom(run: Callable[[list[int]], list[T]], idx: list[int]) -> list[T]:
+    """``run(idx)``; on an accelerator out-of-memory error, run the two halves instead (recursively).
+
+    Batches then shrink exactly where memory runs out (long prompts) and stay large elsewhere. Output is
+    unchanged: sampling is seeded per row (greedy rows may differ only by float rounding of batch shape).
+    """
+    import torch  # here, not at module top: threads must run before torch is first imported
+
+    try:
+        return run(idx)
+    except torch.OutOfMemoryError:
+        if len(idx) == 1:
+            raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    half = len(idx) // 2
+    return halving_on_oom(run, idx[:half]) + halving_on_oom(run, idx[half:])
 
 
 class Engine:
@@ -88,17 +109,13 @@ class Engine:
         seeds = plan_rows(prompts, params.seed)
         out: list[Generation | None] = [None] * len(prompts)
         with self.using(adapter) as model:
+
+            def run(idx: list[int]) -> list[Generation]:
+                rows = ([encoded[i] for i in idx], [seeds[i] for i in idx])
+                return generate_batch(model, self.guard, *rows, params, self.pad_id, self.eos_ids)
+
             for idx in batches_by_length([len(e) for e in encoded], params.batch_size):
-                batch = generate_batch(
-                    model,
-                    self.guard,
-                    [encoded[i] for i in idx],
-                    [seeds[i] for i in idx],
-                    params,
-                    self.pad_id,
-                    self.eos_ids,
-                )
-                for i, g in zip(idx, batch, strict=True):
+                for i, g in zip(idx, halving_on_oom(run, idx), strict=True):
                     out[i] = g
         return [g for g in out if g is not None]
 
