@@ -109,7 +109,7 @@ def demo(timeout: int) -> dict[str, Any]:
 
 def met(r: dict[str, Any]) -> str:
     goal, ratio = r.get("goal", ""), r.get("ratio")
-    if ratio is None:
+    if ratio is None or goal == "info":
         return "—"
     if r["bench"] == "critic":  # the goal there is absolute: batched judgments per second
         return "yes" if r["optimized"]["value"] >= 200 else "no"
@@ -128,12 +128,13 @@ def main() -> None:
     a = ap.parse_args()
     m = ["--model", a.model]
     quick = ["--n", "16", "--seq-n", "2", "--max-new-tokens", "16"]
-    gen = quick if a.quick else ["--n", "64", "--batch-size", "32"]
+    gen = quick if a.quick else ["--n", "32", "--batch-size", "32"]
     results = [
         bench("generate.py", [*m, *gen], 1800),
         bench("critic.py", m, 1800),
         bench("train.py", [*m, *(["--steps", "2"] if a.quick else [])], 1800, adapt_train),
         bench("eval_memory.py", m, 1800, adapt_eval_memory),
+        bench("dtype.py", [*m, "--n", "8" if a.quick else "32"], 1800),
     ]
     if not a.skip_demo:
         results.append(demo(1200))
@@ -144,6 +145,9 @@ def main() -> None:
                          "goal": "—", "met": f"not measured: {r['error']}"})  # fmt: skip
             continue
         unit = r.get("unit", "")
+        if r["bench"] == "dtype":  # agreement is the point of this row, not only speed
+            r["optimized"]["label"] += (f" (greedy identical {r['greedy_identical']:.0%},"
+                                        f" critic agrees {r['critic_agree']:.0%})")  # fmt: skip
         rows.append({
             "bench": r["bench"],
             "baseline": f"{r['baseline']['label']}: {r['baseline']['value']} {unit}",
