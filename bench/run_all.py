@@ -56,6 +56,18 @@ def adapt_train(stdout: str) -> dict[str, Any]:
             "ratio": round(best["tokens_per_s"] / base["tokens_per_s"], 2), "modes": modes}  # fmt: skip
 
 
+def adapt_critic(stdout: str) -> dict[str, Any]:
+    """bench/critic.py's own BENCH_JSON shape: {scorer: {batched, single}} judgments/s; the A/B pointwise
+    critic (the pipeline's default judge) is the row, the others ride along."""
+    figures = bench_json(stdout)["critic_judgments_per_s"]  # type: ignore[index]
+    name = "ab-pointwise" if "ab-pointwise" in figures else max(figures, key=lambda k: figures[k]["batched"])
+    f = figures[name]
+    return {"bench": "critic", "unit": "judgments/s", "goal": ">= 200 judgments/s",
+            "baseline": {"label": f"{name}, one item per call", "value": f["single"]},
+            "optimized": {"label": f"{name}, batched", "value": f["batched"]},
+            "ratio": round(f["batched"] / f["single"], 2), "scorers": figures}  # fmt: skip
+
+
 def adapt_eval_memory(stdout: str) -> dict[str, Any]:
     """bench/eval_memory.py before the protocol: one indented JSON object at the end."""
     d = json.loads(stdout[stdout.index("{") :])
@@ -78,10 +90,10 @@ def bench(script: str, args: list[str], timeout: int, adapter: Any = None) -> di
         tail = (err.strip().splitlines() or ["?"])[-1][:200]
         return {"bench": script, "error": f"exit {rc}: {tail}"}
     got = bench_json(out)
-    if got is None and adapter is not None:
+    if (got is None or "bench" not in got) and adapter is not None:
         try:
             got = adapter(out)
-        except (ValueError, KeyError, StopIteration) as e:
+        except (ValueError, KeyError, StopIteration, TypeError) as e:
             return {"bench": script, "error": f"no BENCH_JSON line and unreadable output ({e})"}
     if got is None:
         return {"bench": script, "error": "no BENCH_JSON line"}
@@ -131,7 +143,7 @@ def main() -> None:
     gen = quick if a.quick else ["--n", "32", "--batch-size", "32"]
     results = [
         bench("generate.py", [*m, *gen], 1800),
-        bench("critic.py", m, 1800),
+        bench("critic.py", [*m, "--scorers", "ab-pointwise", "ab-pairwise"], 1800, adapt_critic),
         bench("train.py", [*m, *(["--steps", "2"] if a.quick else [])], 1800, adapt_train),
         bench("eval_memory.py", m, 1800, adapt_eval_memory),
         bench("dtype.py", [*m, "--n", "8" if a.quick else "32"], 1800),
