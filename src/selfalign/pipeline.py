@@ -50,7 +50,7 @@ def plan(rounds: int) -> list[Step]:
         Step("responses", "responses", {"instructions": ("split", "train"), "test": ("split", "test")}),
         Step("critique", "critique", {"responses": ("responses", "responses")}),
         # The critic's decision is made once, in critique; SFT trains on what it accepted.
-        Step("sft", "sft", {"responses": ("critique", "accepted")}),
+        Step("sft", "sft", {"accepted": ("critique", "accepted")}),
         Step(
             "pairs",
             "pairs",

@@ -50,6 +50,10 @@ class CritiqueConfig(BaseModel):
         default=0.0, description="Minimum open-ended critic score to accept a response (scorer's units)."
     )
     batch_size: int = Field(default=16, ge=1, description="Sequences per forward pass when scoring.")
+    require_qc_clean: bool = Field(
+        default=True,
+        description="Accept only responses with no QC flag. Turn off only for smoke tests on random models.",
+    )
 
 
 _REQUIRED = ("id", "instruction", "text", "qc")
@@ -91,7 +95,7 @@ def run(ctx: StageContext) -> StageResult:
         assert j is not None  # every index is in exactly one of the two groups
         good = j.p_good == 1.0 if j.scorer == "verifiable" else j.score >= cfg.accept_threshold
         judgments.append({**j.record(threshold=cfg.accept_threshold)})
-        if good and qc_clean(rec):
+        if good and (qc_clean(rec) or not cfg.require_qc_clean):
             accepted.append(rec)
     out = ctx.out_dir
     out.mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,11 @@ class InstructionsConfig(BaseModel):
     max_new_tokens: int = Field(default=160, ge=8, description="tokens generated per list prompt at most")
     batch_size: int = Field(default=8, ge=1, description="list prompts per generate call (= per shard)")
     seed: int = Field(default=0, description="seed of prompt construction and sampling")
+    include_seeds: bool = Field(
+        default=False,
+        description="start the pool with the packaged seed instructions (source 'seed'), as Self-Instruct "
+        "does; they count toward n and the quotas. Needed when the model writes no usable lists (tests).",
+    )
 
 
 def instruction_id(text: str) -> str:
@@ -95,6 +100,13 @@ class _State:
             self.dedup.add(s.instruction, key=s.id)
         self.kept: list[dict[str, Any]] = []
         self.per_category: Counter[str] = Counter()
+        if cfg.include_seeds:
+            for s in pools.seeds():
+                if s.category in categories and self.per_category[s.category] < self.quota:
+                    self.per_category[s.category] += 1
+                    self.kept.append({"id": instruction_id(s.instruction), "text": s.instruction,
+                                      "category": s.category, "source": "seed", "prompt": None,
+                                      "gen": None, "constraints": None})  # fmt: skip
         self.prompts_sent = 0
         self.batches = 0
         self.drops: Counter[str] = Counter()

@@ -1,6 +1,7 @@
 """Stage ``sft``: accepted responses (or a ready SFT file) → a LoRA adapter trained by TRL's SFTTrainer.
 
-Inputs: ``responses`` (+ ``judgments`` when the critic ran) or ``sft`` (JSONL of {prompt, completion}).
+Inputs: ``accepted`` (responses the critique stage accepted: used as they are), ``responses`` (+
+``judgments`` when the critic ran: selected here) or ``sft`` (JSONL of {prompt, completion}).
 Outputs under ``out_dir``: ``sft.jsonl`` (the exact training examples), ``adapter/`` (PEFT dir with a model
 card), ``metrics.jsonl``, ``tensorboard/``, ``checkpoints/``, optionally ``merged/``, and ``manifest.json``.
 
@@ -19,7 +20,7 @@ from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.stages.base import StageContext, StageResult, write_manifest
 from selfalign.train.common import release_memory
 from selfalign.train.config import SFTSettings
-from selfalign.train.data import load_sft_file, load_sft_from_responses
+from selfalign.train.data import load_accepted, load_sft_file, load_sft_from_responses
 from selfalign.train.engine import training_engine
 from selfalign.train.sft import train_sft
 
@@ -45,6 +46,8 @@ def run(ctx: StageContext) -> StageResult:
     started = time.time()
     if "sft" in ctx.inputs:
         examples, info = load_sft_file(ctx.inputs["sft"])
+    elif "accepted" in ctx.inputs:  # the critique stage already decided; never judge twice
+        examples, info = load_accepted(ctx.inputs["accepted"])
     else:
         examples, info = load_sft_from_responses(
             ctx.inputs["responses"],

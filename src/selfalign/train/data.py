@@ -72,6 +72,13 @@ def sft_examples(responses: Sequence[Response]) -> list[SFTExample]:
     ]
 
 
+def load_accepted(path: Path) -> tuple[list[SFTExample], dict[str, Any]]:
+    """Responses another stage (critique) already accepted: converted, not filtered again."""
+    responses = [r for r in validate_file(path, "response") if isinstance(r, Response)]
+    info = {"responses": file_info(path, len(responses)), "selection": {"rule": "accepted by critique"}}
+    return sft_examples(responses), info
+
+
 def load_sft_from_responses(
     responses_path: Path,
     judgments_path: Path | None,
