@@ -103,6 +103,8 @@ def _sample(
 
 def run(ctx: StageContext) -> StageResult:
     cfg = ctx.config if isinstance(ctx.config, PairsConfig) else PairsConfig.model_validate(ctx.config)
+    if cfg.policy is None and ctx.extra.get("policy"):  # the pipeline names the current policy per round
+        cfg = cfg.model_copy(update={"policy": ctx.extra["policy"]})
     started = time.perf_counter()
     recs = _load(ctx.inputs["instructions"])
     engine = ctx.engine()
