@@ -146,3 +146,14 @@ def test_unknown_scorer_is_a_config_error() -> None:
         get_scorer("gpt-judge")
     with pytest.raises(TypeError):
         get_scorer("ab-pairwise").score(None, [Item("x", "i", "r")])  # type: ignore[arg-type]
+
+
+def test_pick_best_skips_a_critic_whose_orders_never_agree_when_asked() -> None:
+    acc = {"ab-pairwise": {"other": 0.9, "truncated": 0.9, "refusal": 0.9},
+           "likelihood-contrast": {"other": 0.7, "truncated": 0.6, "refusal": 0.8}}  # fmt: skip
+    t = _table(acc, {"ab-pairwise": False, "likelihood-contrast": True})
+    t.agreement["ab-pairwise"] = {"other": 0.0, "truncated": 0.1, "refusal": 0.0}
+    assert pick_best(t) == "ab-pairwise"
+    assert pick_best(t, min_agreement=0.5) == "likelihood-contrast"  # one-order scorers always agree
+    t.agreement["ab-pairwise"] = {"other": 0.9, "truncated": 0.6, "refusal": 0.6}
+    assert pick_best(t, min_agreement=0.5) == "ab-pairwise"

@@ -131,14 +131,23 @@ def calibrate(
     return table
 
 
-def pick_best(table: CalibrationTable, require_pointwise: bool = False) -> str:
+def pick_best(table: CalibrationTable, require_pointwise: bool = False, min_agreement: float = 0.0) -> str:
     """The model scorer with the highest mean debiased accuracy over the open-ended kinds.
 
-    Ties go to the higher mean Wilson lower bound, then to the name (so the choice is deterministic).
+    ``min_agreement``: drop scorers whose label orders agree less often than this (mean over the open
+    kinds) — a stage that keeps only agreeing verdicts gets nothing from a critic whose orders never agree
+    (SmolLM2's ab-pairwise: debiased 0.78, orders agree 0/36). Ties go to the higher mean Wilson lower
+    bound, then to the name (so the choice is deterministic).
     """
     candidates = []
     for scorer, model_based in table.model_based.items():
         if not model_based or (require_pointwise and not table.pointwise[scorer]):
+            continue
+        agree = table.agreement.get(scorer)
+        if (
+            agree
+            and sum(agree.get(k, 0.0) for k in checkset.OPEN_KINDS) / len(checkset.OPEN_KINDS) < min_agreement
+        ):
             continue
         mean = open_mean(table, scorer)
         if mean is None:
@@ -147,5 +156,8 @@ def pick_best(table: CalibrationTable, require_pointwise: bool = False) -> str:
         candidates.append((-mean, -sum(lows) / len(lows), scorer))
     if not candidates:
         need = "pointwise model scorer" if require_pointwise else "model scorer"
-        raise ConfigError(f"calibration table has no {need} measured on every open-ended kind")
+        raise ConfigError(
+            f"calibration table has no {need} measured on every open-ended kind"
+            + (f" with label orders agreeing >= {min_agreement}" if min_agreement > 0 else "")
+        )
     return min(candidates)[2]

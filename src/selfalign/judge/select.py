@@ -103,6 +103,7 @@ def choose(
     adapter: str | None = None,
     candidates: Sequence[str] | None = None,
     cache_dir: Path | None = None,
+    min_agreement: float = 0.0,
 ) -> Choice:
     """``critic="auto"``: measure the ``candidates`` (default: every model scorer) on the open-ended check
     kinds, take :func:`pick_best`. A name: use it (measured too when ``calibrate_named``, so the manifest
@@ -119,7 +120,7 @@ def choose(
             raise ConfigError("auto critic: no pointwise model scorer among the candidates")
         table, cached = cached_calibrate(engine, names, n_per_kind=n_per_kind, seed=seed, kinds=kinds,
                                          adapter=adapter, cache_dir=cache_dir)  # fmt: skip
-        table.chosen = pick_best(table, require_pointwise=require_pointwise)
+        table.chosen = pick_best(table, require_pointwise=require_pointwise, min_agreement=min_agreement)
         return Choice(get_scorer(table.chosen), table, cached)
     scorer = get_scorer(critic)
     if require_pointwise and not scorer.pointwise:

@@ -111,7 +111,8 @@ def run(ctx: StageContext) -> StageResult:
     prompts, samples = _sample(ctx, cfg, recs)
     choice = choose(engine, cfg.critic, n_per_kind=cfg.calibration_per_kind, seed=ctx.seed,
                     calibrate_named=True, require_pointwise=False, adapter=cfg.policy,
-                    candidates=cfg.critic_candidates, cache_dir=ctx.out_dir)  # fmt: skip
+                    candidates=cfg.critic_candidates, cache_dir=ctx.out_dir,
+                    min_agreement=0.5 if cfg.require_agreement else 0.0)  # fmt: skip
     scorer = choice.scorer
     scorer.batch_size = cfg.batch_size
     threshold = scorer.default_threshold if cfg.margin_threshold is None else cfg.margin_threshold
