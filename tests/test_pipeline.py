@@ -1,0 +1,111 @@
+"""The one-command pipeline on a tiny random model: outputs, cache hits/misses, gates, kill -9 resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from selfalign.errors import GateError
+from selfalign.pipeline import run_pipeline
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "tiny.yaml"
+
+
+def _config(tmp_path: Path, **overrides: dict) -> Path:
+    cfg = yaml.safe_load(TINY.read_text())
+    for section, values in overrides.items():
+        cfg.setdefault(section, {}).update(values)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _statuses(run_dir: Path) -> dict[str, str]:
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    return {s["name"]: s["status"] for s in manifest["stages"]}
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("run")
+    run_pipeline(TINY, run_dir, progress=False)
+    return run_dir
+
+
+def test_full_run_leaves_report_results_and_manifest(full_run):
+    assert (full_run / "report.html").stat().st_size > 1000
+    results = json.loads((full_run / "evaluate" / "results.json").read_text())
+    assert {"base_zero_shot", "base_few_shot", "sft", "dpo"} <= set(results["conditions"])
+    manifest = json.loads((full_run / "manifest.json").read_text())
+    assert [s["name"] for s in manifest["stages"]] == [
+        "instructions", "split", "responses", "critique", "sft", "pairs", "dpo", "evaluate",
+    ]  # fmt: skip
+    for stage in manifest["stages"]:
+        assert {"wall_seconds", "tokens_generated", "cpu_hours", "cost", "key"} <= set(stage)
+    assert manifest["provenance"]["model_ref"] == "tiny-random-llama"
+    assert all(g["overridden"] for g in manifest["gates"] if not g["passed"])  # tiny.yaml overrides gates
+
+
+def test_rerun_is_all_cache_hits(full_run):
+    started = time.perf_counter()
+    run_pipeline(TINY, full_run, progress=False)
+    assert set(_statuses(full_run).values()) == {"cached"}
+    assert time.perf_counter() - started < 60
+
+
+def test_changing_one_stage_reruns_it_and_later_stages_only(full_run, tmp_path):
+    cfg = _config(tmp_path, evaluate={"n_boot": 150})
+    run_pipeline(cfg, full_run, progress=False)
+    status = _statuses(full_run)
+    assert status["evaluate"] == "done"
+    assert {status[s] for s in ("instructions", "split", "responses", "critique", "sft", "pairs", "dpo")} == {
+        "cached"
+    }
+
+
+def test_until_stops_after_the_named_stage(tmp_path):
+    run_pipeline(TINY, tmp_path / "r", progress=False, until="split")
+    assert list(_statuses(tmp_path / "r")) == ["instructions", "split"]
+
+
+def test_failing_gate_stops_the_run_and_is_recorded(tmp_path):
+    cfg = _config(tmp_path, gates={"override": False})
+    with pytest.raises(GateError, match="gate truncation failed after responses"):
+        run_pipeline(cfg, tmp_path / "r", progress=False, until="responses")
+    gates = json.loads((tmp_path / "r" / "manifest.json").read_text())["gates"]
+    assert any(g["name"] == "truncation" and not g["passed"] and not g["overridden"] for g in gates)
+
+
+def _run_cli(args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "selfalign.cli", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def test_kill_9_then_rerun_gives_the_same_data_as_an_uninterrupted_run(tmp_path):
+    cfg = _config(tmp_path, responses={"batch_size": 2})
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    run_pipeline(cfg, clean, progress=False, until="responses")
+    proc = _run_cli(["run", str(cfg), "--run-dir", str(killed), "--until", "responses", "--quiet"])
+    shards = killed / "responses"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if len(list(shards.glob("*.shards/shard-*.jsonl"))) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    run_pipeline(cfg, killed, progress=False, until="responses")
+    for rel in ("instructions/instructions.jsonl", "split/train.jsonl", "split/test.jsonl",
+                "responses/responses.jsonl"):  # fmt: skip
+        assert (killed / rel).read_bytes() == (clean / rel).read_bytes(), rel
