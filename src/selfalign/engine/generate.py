@@ -9,11 +9,10 @@ from typing import Any
 
 import torch
 from transformers import (
-    GenerationConfig,
     LogitsProcessor,
     LogitsProcessorList,
+    RepetitionPenaltyLogitsProcessor,
     StoppingCriteria,
-    StoppingCriteriaList,
     TemperatureLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
@@ -73,25 +72,88 @@ class StopStrings(StoppingCriteria):
         self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
     ) -> torch.BoolTensor:
         gen = input_ids[:, self.prompt_len :]
-        n = gen.shape[1]
         done = torch.zeros(gen.shape[0], dtype=torch.bool, device=input_ids.device)
         for row in range(gen.shape[0]):
-            if self.reason[row] is not None:
-                done[row] = True
-                continue
-            last = int(gen[row, -1])
-            if last in self.eos_ids:
-                self.length[row], self.reason[row] = n - 1, "eos"
-                done[row] = True
-                continue
-            if self.stops:
-                tail = self.guard.decode(gen[row, -self.window :].tolist())
-                hit = [s for s in self.stops if s in tail]
-                if hit:
-                    self.length[row], self.reason[row] = n, "stop"
-                    self.which[row] = min(hit, key=tail.index)
-                    done[row] = True
+            done[row] = self.update(row, gen[row, -self.window :].tolist(), gen.shape[1])
         return done
+
+    def update(self, row: int, tail: list[int], n: int) -> bool:
+        """Record whether ``row`` is finished, given the last generated ids and how many there are."""
+        if self.reason[row] is not None:
+            return True
+        if tail[-1] in self.eos_ids:
+            self.length[row], self.reason[row] = n - 1, "eos"
+            return True
+        if self.stops:
+            text = self.guard.decode(tail[-self.window :])
+            hit = [s for s in self.stops if s in text]
+            if hit:
+                self.length[row], self.reason[row] = n, "stop"
+                self.which[row] = min(hit, key=text.index)
+                return True
+        return False
+
+
+def decode(
+    model: Any,
+    input_ids: torch.Tensor,
+    mask: torch.Tensor,
+    seeds: Sequence[int],
+    params: GenParams,
+    stopper: StopStrings,
+) -> list[list[int]]:
+    """Greedy or per-row-sampled decoding that drops finished rows from the batch at every step.
+
+    ``model.generate`` keeps computing a row that has hit its stop string until the whole batch is done;
+    with stop strings and a long ``max_new_tokens`` most of a batch can be idle padding. Here each step
+    runs only the rows still going (their KV cache rows are selected, not recomputed). The per-step
+    processing is HF's: repetition penalty, then temperature / top-k / top-p, then a draw from the row's
+    own generator (so a row's sample never depends on its batch-mates), or argmax when greedy.
+    """
+    device = input_ids.device
+    rows = list(range(input_ids.shape[0]))
+    gens: list[list[int]] = [[] for _ in rows]
+    penalty = LogitsProcessorList()
+    if params.repetition_penalty != 1.0:
+        penalty.append(RepetitionPenaltyLogitsProcessor(params.repetition_penalty))
+    sampler = RowSampler(seeds, params, device) if params.temperature > 0 else None
+    seqs, positions = input_ids, (mask.cumsum(-1) - 1).clamp(min=0)
+    step_ids, cache = input_ids, None
+    for _ in range(params.max_new_tokens):
+        out = model(
+            input_ids=step_ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        cache = out.past_key_values
+        scores = penalty(seqs, out.logits[:, -1, :].float())
+        if sampler is not None:
+            probs = torch.softmax(sampler.warpers(seqs, scores), dim=-1)
+            picks = torch.cat(
+                [torch.multinomial(probs[i], 1, generator=sampler.generators[r]) for i, r in enumerate(rows)]
+            )
+        else:
+            picks = scores.argmax(dim=-1)
+        keep = []
+        for i, (r, tok) in enumerate(zip(rows, picks.tolist(), strict=True)):
+            gens[r].append(tok)
+            if not stopper.update(r, gens[r][-stopper.window :], len(gens[r])):
+                keep.append(i)
+        if not keep:
+            break
+        seqs = torch.cat([seqs, picks.unsqueeze(1)], dim=1)
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        positions = positions[:, -1:] + 1
+        step_ids = picks.unsqueeze(1)
+        if len(keep) < len(rows):
+            sel = torch.tensor(keep, dtype=torch.long, device=device)
+            cache.batch_select_indices(sel)
+            seqs, mask, positions, step_ids = seqs[sel], mask[sel], positions[sel], step_ids[sel]
+            rows = [rows[i] for i in keep]
+    return gens
 
 
 def generate_batch(
@@ -103,7 +165,7 @@ def generate_batch(
     pad_id: int,
     eos_ids: set[int],
 ) -> list[Generation]:
-    """One left-padded batch through ``model.generate``."""
+    """One left-padded batch through :func:`decode`."""
     device = next(model.parameters()).device
     width = max(len(ids) for ids in encoded)
     input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
@@ -112,27 +174,11 @@ def generate_batch(
         input_ids[i, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
         mask[i, width - len(ids) :] = 1
     stopper = StopStrings(guard, params.stop, width, eos_ids, len(encoded))
-    processors = LogitsProcessorList()
-    if params.temperature > 0:
-        processors.append(RowSampler(seeds, params, device))
-    config = GenerationConfig(
-        max_new_tokens=params.max_new_tokens,
-        do_sample=False,  # sampling happens in RowSampler; HF then takes the forced token
-        pad_token_id=pad_id,
-        eos_token_id=sorted(eos_ids),
-        repetition_penalty=params.repetition_penalty,
-    )
     with torch.inference_mode():
-        out = model.generate(
-            input_ids=input_ids.to(device),
-            attention_mask=mask.to(device),
-            generation_config=config,
-            logits_processor=processors,
-            stopping_criteria=StoppingCriteriaList([stopper]),
-        )
+        gens = decode(model, input_ids.to(device), mask.to(device), seeds, params, stopper)
     results = []
     for row in range(len(encoded)):
-        gen = out[row, width:].tolist()
+        gen = gens[row]
         reason = stopper.reason[row] or "length"
         if reason == "length":  # stopped by max_new_tokens (or a batch-mate's end); cut any EOS tail
             keep = next((i for i, t in enumerate(gen) if t in eos_ids), len(gen))
