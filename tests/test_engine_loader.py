@@ -68,3 +68,10 @@ def test_provenance_is_complete(smol_engine):
     assert set(p["git"]) == {"commit", "dirty"}
     assert p["guards"]["chat_templates_removed"]  # the real template was found and removed
     assert len(p["sentinels"]) == 3 and all(s["output"] for s in p["sentinels"])
+
+
+def test_models_built_in_code_get_a_weight_hash(tiny_engine):
+    again = Engine.load(ModelSpec(ref="tiny-random-llama", sentinels=False))
+    other = Engine.load(ModelSpec(ref="tiny-random-llama", sentinels=False, seed=1))
+    assert tiny_engine.provenance["weights_sha256"] == again.provenance["weights_sha256"]
+    assert tiny_engine.provenance["weights_sha256"] != other.provenance["weights_sha256"]

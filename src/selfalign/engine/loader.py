@@ -14,7 +14,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
 from selfalign.engine import defaults
 from selfalign.engine.guards import Guard
-from selfalign.engine.provenance import git_state, loaded_quantization, versions, weight_hashes
+from selfalign.engine.provenance import (
+    git_state,
+    loaded_quantization,
+    state_dict_sha256,
+    versions,
+    weight_hashes,
+)
 from selfalign.errors import ModelRefError, QuantizationError
 
 Quant = Literal["none", "8bit", "4bit"]
@@ -173,7 +179,9 @@ def load(spec: ModelSpec) -> Loaded:
         "kind": kind,
         "location": str(where),
         "revision": spec.revision,
-        "weights_sha256": weight_hashes(Path(where)) if isinstance(where, Path) else {},
+        "weights_sha256": weight_hashes(Path(where))
+        if isinstance(where, Path)
+        else {"state_dict (built in code)": state_dict_sha256(model)},
         "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "quantization": loaded_quant,
         "device": device,

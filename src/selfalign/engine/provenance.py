@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from selfalign.engine.defaults import cache_dir, sha256_file
 
@@ -67,6 +70,16 @@ def weight_hashes(model_dir: Path) -> dict[str, str]:
         tmp.write_text(json.dumps(memo, indent=1), encoding="utf-8")
         tmp.replace(memo_path)
     return out
+
+
+def state_dict_sha256(model: Any) -> str:
+    """sha256 over every tensor (name, dtype, bytes) of a model built in code (no weight files to hash)."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(tensor.dtype).encode())
+        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def loaded_quantization(model: Any) -> str:
