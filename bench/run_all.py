@@ -46,7 +46,13 @@ def bench_json(stdout: str) -> dict[str, Any] | None:
 
 def adapt_train(stdout: str) -> dict[str, Any]:
     """bench/train.py before the protocol: one JSON line per mode."""
-    modes = [json.loads(ln) for ln in stdout.splitlines() if ln.startswith("{")]
+    modes = []
+    for ln in stdout.splitlines():
+        if ln.startswith('{"'):  # TRL also prints python-repr dicts ({'loss': ...}) to stdout
+            try:
+                modes.append(json.loads(ln))
+            except json.JSONDecodeError:
+                continue
     ok = [m for m in modes if "tokens_per_s" in m]
     base = next(m for m in ok if m["mode"].startswith("padded"))
     best = max((m for m in ok if m is not base), key=lambda m: m["tokens_per_s"])
