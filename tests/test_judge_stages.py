@@ -40,7 +40,9 @@ def test_critique_stage_writes_judgments_accepted_and_calibration(tiny: Engine, 
          "text": "Not Lowercase", "stop_reason": "stop", "n_tokens": 3, "qc": {**QC, "echo": True},
          "constraints": [{"type": "lowercase", "params": {}}]},
     ]  # fmt: skip
-    cfg = CritiqueConfig(critic="auto", calibration_per_kind=2, accept_threshold=-1e9)
+    cfg = CritiqueConfig(
+        critic="auto", calibration_per_kind=2, accept_threshold=-1e9, accept_top_fraction=None
+    )
     inputs = {"responses": _write(tmp_path / "r.jsonl", recs)}
     ctx = StageContext("critique", cfg, tmp_path / "out", inputs, lambda: tiny)
     res = run_critique(ctx)
@@ -98,3 +100,29 @@ def test_likelihood_contrast_on_the_real_model(smol_engine: Engine) -> None:
     assert own.details["n_tokens"] == other.details["n_tokens"] > 10
     assert own.logp[1] == pytest.approx(other.logp[1])
     assert own.score > 0 > other.score or own.score > other.score + 0.5
+
+
+def test_top_fraction_threshold_is_scale_free():
+    from selfalign.judge.types import Judgment
+    from selfalign.stages.critique import _threshold
+
+    def judged(scores):
+        return [
+            Judgment(
+                item_id=str(i),
+                scorer="x",
+                score=s,
+                p_good=0.5,
+                margin=s,
+                orders_agree=True,
+                prompts=[],
+                logp=[],
+                per_order=[s],
+            )
+            for i, s in enumerate(scores)
+        ]
+
+    cfg = CritiqueConfig(accept_top_fraction=0.5)
+    assert _threshold(cfg, judged([-20.0, -10.0, -15.0, -12.0])) == -12.0  # keeps the best two
+    assert _threshold(cfg, judged([2.0, 1.0, 4.0, 3.0])) == 3.0  # same rule, other units
+    assert _threshold(CritiqueConfig(accept_top_fraction=None, accept_threshold=0.7), judged([1.0])) == 0.7

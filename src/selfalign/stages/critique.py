@@ -47,7 +47,16 @@ class CritiqueConfig(BaseModel):
         default=True, description="Also measure an explicitly named critic (manifest says how good it is)."
     )
     accept_threshold: float = Field(
-        default=0.0, description="Minimum open-ended critic score to accept a response (scorer's units)."
+        default=0.0,
+        description="Minimum open-ended critic score to accept a response (scorer's units); used when "
+        "accept_top_fraction is null.",
+    )
+    accept_top_fraction: float | None = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="Accept the best-scored fraction of QC-clean open-ended responses (scale-free across "
+        "scorers, whose units differ); null = use accept_threshold.",
     )
     batch_size: int = Field(default=16, ge=1, description="Sequences per forward pass when scoring.")
     require_qc_clean: bool = Field(
@@ -74,6 +83,15 @@ def qc_clean(record: dict[str, Any]) -> bool:
     return not any(bool(v) for v in (record.get("qc") or {}).values())
 
 
+def _threshold(cfg: CritiqueConfig, judged: list[Judgment | None]) -> float:
+    """The score an open-ended response needs: fixed, or the quantile that keeps the top fraction."""
+    scores = sorted(j.score for j in judged if j is not None)
+    if cfg.accept_top_fraction is None or not scores:
+        return cfg.accept_threshold
+    keep = max(1, round(len(scores) * cfg.accept_top_fraction))
+    return scores[len(scores) - keep]
+
+
 def run(ctx: StageContext) -> StageResult:
     cfg = ctx.config if isinstance(ctx.config, CritiqueConfig) else CritiqueConfig.model_validate(ctx.config)
     started = time.perf_counter()
@@ -90,11 +108,12 @@ def run(ctx: StageContext) -> StageResult:
     for idx, scorer in ((constrained, get_scorer("verifiable")), (open_ended, choice.scorer)):
         for i, j in zip(idx, scorer.score(engine, [items[i] for i in idx]) if idx else [], strict=True):
             verdicts[i] = j
+    threshold = _threshold(cfg, [verdicts[i] for i in open_ended if qc_clean(records[i])])
     judgments, accepted = [], []
     for rec, j in zip(records, verdicts, strict=True):
         assert j is not None  # every index is in exactly one of the two groups
-        good = j.p_good == 1.0 if j.scorer == "verifiable" else j.score >= cfg.accept_threshold
-        judgments.append({**j.record(threshold=cfg.accept_threshold)})
+        good = j.p_good == 1.0 if j.scorer == "verifiable" else j.score >= threshold
+        judgments.append({**j.record(threshold=threshold)})
         if good and (qc_clean(rec) or not cfg.require_qc_clean):
             accepted.append(rec)
     out = ctx.out_dir
@@ -108,7 +127,11 @@ def run(ctx: StageContext) -> StageResult:
         "qc_clean": sum(qc_clean(r) for r in records),
         "accepted": len(accepted),
     }
-    metrics = {**choice.manifest(), "accept_threshold": cfg.accept_threshold}
+    metrics = {
+        **choice.manifest(),
+        "accept_threshold": threshold,
+        "accept_top_fraction": cfg.accept_top_fraction,
+    }
     write_manifest(out, ctx.name, {"config": cfg.model_dump(), "counts": counts, "metrics": metrics,
                                    "seconds": time.perf_counter() - started})  # fmt: skip
     return StageResult(
