@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rich.progress import track
+
 from selfalign.engine import threads  # first: sets the OpenMP wait policy before torch loads
 from selfalign.engine.generate import generate_batch, plan_rows
 from selfalign.engine.loader import Loaded, ModelSpec, load
@@ -51,6 +53,7 @@ class Engine:
         self.guard = loaded.guard
         self.provenance = loaded.provenance
         self.adapters: dict[str, str] = {}
+        self.progress = True  # progress bars over generation batches; the pipeline turns them off for --quiet
         self.pad_id = int(self.tokenizer.pad_token_id)
         eos = self.model.generation_config.eos_token_id if self.model.generation_config else None
         eos_list = eos if isinstance(eos, list) else [eos]
@@ -114,7 +117,9 @@ class Engine:
                 rows = ([encoded[i] for i in idx], [seeds[i] for i in idx])
                 return generate_batch(model, self.guard, *rows, params, self.pad_id, self.eos_ids)
 
-            for idx in batches_by_length([len(e) for e in encoded], params.batch_size):
+            batches = batches_by_length([len(e) for e in encoded], params.batch_size)
+            for idx in track(batches, description=f"generate {len(prompts)}", transient=True,
+                             disable=not self.progress or len(batches) < 2):  # fmt: skip
                 for i, g in zip(idx, halving_on_oom(run, idx), strict=True):
                     out[i] = g
         return [g for g in out if g is not None]
