@@ -56,3 +56,22 @@ def write_manifest(out_dir: Path, stage: str, payload: dict[str, Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def finish_training(
+    ctx: StageContext, cfg: BaseModel, outcome: Any, counts: dict[str, int], info: dict[str, Any],
+    provenance: dict[str, Any], started: float, extra_outputs: dict[str, Path] | None = None,
+) -> StageResult:
+    """The common end of the sft and dpo stages: the adapter's outputs, the manifest, the result."""
+    outputs = {**(extra_outputs or {}), "adapter": outcome.adapter_dir, "metrics": outcome.metrics_path}
+    if outcome.merged_dir is not None:
+        outputs["merged"] = outcome.merged_dir
+    counts = {**counts, "tokens": outcome.n_tokens, "steps": outcome.global_step}
+    metrics = {**outcome.final, "resumed_from": outcome.resumed_from}
+    write_manifest(ctx.out_dir, ctx.name, {
+        "config": cfg.model_dump(mode="json"), "inputs": info,
+        "outputs": {k: str(v) for k, v in outputs.items()}, "counts": counts, "metrics": metrics,
+        "model": {k: provenance.get(k) for k in ("model_ref", "dtype", "quantization", "device")},
+        "seconds": round(time.time() - started, 2),
+    })  # fmt: skip
+    return StageResult(outputs=outputs, counts=counts, metrics=metrics)

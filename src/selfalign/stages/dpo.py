@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import Field
 
 from selfalign.errors import ConfigError
-from selfalign.stages.base import StageContext, StageResult, write_manifest
+from selfalign.stages.base import StageContext, StageResult, finish_training
 from selfalign.train.common import release_memory
 from selfalign.train.config import DPOSettings
 from selfalign.train.data import load_pairs, pair_triples
@@ -68,22 +68,4 @@ def run(ctx: StageContext) -> StageResult:
     del engine
     release_memory()
 
-    outputs = {"adapter": outcome.adapter_dir, "metrics": outcome.metrics_path}
-    if outcome.merged_dir is not None:
-        outputs["merged"] = outcome.merged_dir
-    counts = {"pairs": len(pairs), "tokens": outcome.n_tokens, "steps": outcome.global_step}
-    metrics = {**outcome.final, "resumed_from": outcome.resumed_from}
-    write_manifest(
-        ctx.out_dir,
-        "dpo",
-        {
-            "config": cfg.model_dump(mode="json"),
-            "inputs": info,
-            "outputs": {k: str(v) for k, v in outputs.items()},
-            "counts": counts,
-            "metrics": metrics,
-            "model": {k: provenance.get(k) for k in ("model_ref", "dtype", "quantization", "device")},
-            "seconds": round(time.time() - started, 2),
-        },
-    )
-    return StageResult(outputs=outputs, counts=counts, metrics=metrics)
+    return finish_training(ctx, cfg, outcome, {"pairs": len(pairs)}, info, provenance, started)

@@ -17,7 +17,7 @@ import time
 from pydantic import Field
 
 from selfalign.data.jsonl import write_jsonl_atomic
-from selfalign.stages.base import StageContext, StageResult, write_manifest
+from selfalign.stages.base import StageContext, StageResult, finish_training
 from selfalign.train.common import release_memory
 from selfalign.train.config import SFTSettings
 from selfalign.train.data import load_accepted, load_sft_file, load_sft_from_responses
@@ -69,24 +69,7 @@ def run(ctx: StageContext) -> StageResult:
     del engine
     release_memory()
 
-    outputs = {"sft_data": data_path, "adapter": outcome.adapter_dir, "metrics": outcome.metrics_path}
-    if outcome.merged_dir is not None:
-        outputs["merged"] = outcome.merged_dir
-    counts = {"examples": len(examples), "tokens": outcome.n_tokens, "steps": outcome.global_step}
+    counts = {"examples": len(examples)}
     if "selection" in info:
         counts.update({k: v for k, v in info["selection"].items() if isinstance(v, int)})
-    metrics = {**outcome.final, "resumed_from": outcome.resumed_from}
-    write_manifest(
-        ctx.out_dir,
-        "sft",
-        {
-            "config": cfg.model_dump(mode="json"),
-            "inputs": info,
-            "outputs": {k: str(v) for k, v in outputs.items()},
-            "counts": counts,
-            "metrics": metrics,
-            "model": {k: provenance.get(k) for k in ("model_ref", "dtype", "quantization", "device")},
-            "seconds": round(time.time() - started, 2),
-        },
-    )
-    return StageResult(outputs=outputs, counts=counts, metrics=metrics)
+    return finish_training(ctx, cfg, outcome, counts, info, provenance, started, {"sft_data": data_path})
