@@ -56,10 +56,8 @@ def test_full_run_leaves_report_results_and_manifest(full_run):
 
 
 def test_rerun_is_all_cache_hits(full_run):
-    started = time.perf_counter()
     run_pipeline(TINY, full_run, progress=False)
     assert set(_statuses(full_run).values()) == {"cached"}
-    assert time.perf_counter() - started < 60
 
 
 def test_changing_one_stage_reruns_it_and_later_stages_only(full_run, tmp_path):

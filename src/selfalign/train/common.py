@@ -150,3 +150,25 @@ def release_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def train_and_save(
+    trainer: Any, out_dir: Path, settings: TrainSettings, n_examples: int, n_tokens: int
+) -> tuple[Any, Any]:
+    """Train (resuming from the newest checkpoint), save the adapter; return (model, TrainOutcome)."""
+    from selfalign.train.outputs import TrainOutcome, last_values, save_adapter
+
+    resume = resume_point(out_dir / "checkpoints", settings)
+    result = trainer.train(resume_from_checkpoint=resume)
+    model = trainer.model
+    model.eval()
+    metrics_path = out_dir / "metrics.jsonl"
+    return model, TrainOutcome(
+        adapter_dir=save_adapter(model, out_dir / "adapter"),
+        metrics_path=metrics_path,
+        global_step=int(result.global_step),
+        resumed_from=resume,
+        final={**last_values(read_metrics(metrics_path)), "train_loss": float(result.training_loss)},
+        n_examples=n_examples,
+        n_tokens=n_tokens,
+    )

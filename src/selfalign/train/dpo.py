@@ -21,7 +21,7 @@ from trl import DPOConfig, DPOTrainer
 from selfalign.errors import ConfigError
 from selfalign.train import common
 from selfalign.train.config import DPOSettings
-from selfalign.train.outputs import TrainOutcome, last_values, save_adapter, save_merged, write_card
+from selfalign.train.outputs import TrainOutcome, save_merged, write_card
 from selfalign.train.tokenize import dpo_dataset
 
 if TYPE_CHECKING:
@@ -106,26 +106,13 @@ def train_dpo(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer = build_trainer(engine, pairs, settings, out_dir, sft_adapter=sft_adapter, callbacks=callbacks)
-    resume = common.resume_point(out_dir / "checkpoints", settings)
-    result = trainer.train(resume_from_checkpoint=resume)
-    model = trainer.model
-    model.eval()
-    adapter_dir = save_adapter(model, out_dir / "adapter")
-    metrics_path = out_dir / "metrics.jsonl"
-    outcome = TrainOutcome(
-        adapter_dir=adapter_dir,
-        metrics_path=metrics_path,
-        global_step=int(result.global_step),
-        resumed_from=resume,
-        final={**last_values(common.read_metrics(metrics_path)), "train_loss": float(result.training_loss)},
-        n_examples=len(pairs),
-        n_tokens=sum(
-            len(r["prompt_ids"]) * 2 + len(r["chosen_ids"]) + len(r["rejected_ids"])
-            for r in trainer.train_dataset
-        ),
+    tokens = sum(
+        len(r["prompt_ids"]) * 2 + len(r["chosen_ids"]) + len(r["rejected_ids"])
+        for r in trainer.train_dataset
     )
+    model, outcome = common.train_and_save(trainer, out_dir, settings, len(pairs), tokens)
     write_card(
-        adapter_dir,
+        outcome.adapter_dir,
         kind="dpo",
         provenance=engine.provenance,
         settings=settings,

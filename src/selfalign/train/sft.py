@@ -15,7 +15,7 @@ from trl import SFTConfig, SFTTrainer
 from selfalign.errors import ConfigError
 from selfalign.train import common
 from selfalign.train.config import SFTSettings
-from selfalign.train.outputs import TrainOutcome, last_values, save_adapter, save_merged, write_card
+from selfalign.train.outputs import TrainOutcome, save_merged, write_card
 from selfalign.train.tokenize import sft_dataset
 
 if TYPE_CHECKING:
@@ -76,23 +76,11 @@ def train_sft(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer = build_trainer(engine, examples, settings, out_dir, callbacks)
-    resume = common.resume_point(out_dir / "checkpoints", settings)
-    result = trainer.train(resume_from_checkpoint=resume)
-    model = trainer.model
-    model.eval()
-    adapter_dir = save_adapter(model, out_dir / "adapter")
-    metrics_path = out_dir / "metrics.jsonl"
-    outcome = TrainOutcome(
-        adapter_dir=adapter_dir,
-        metrics_path=metrics_path,
-        global_step=int(result.global_step),
-        resumed_from=resume,
-        final={**last_values(common.read_metrics(metrics_path)), "train_loss": float(result.training_loss)},
-        n_examples=len(examples),
-        n_tokens=sum(len(r) for r in trainer.train_dataset["input_ids"]),
+    model, outcome = common.train_and_save(
+        trainer, out_dir, settings, len(examples), sum(len(r) for r in trainer.train_dataset["input_ids"])
     )
     write_card(
-        adapter_dir,
+        outcome.adapter_dir,
         kind="sft",
         provenance=engine.provenance,
         settings=settings,
