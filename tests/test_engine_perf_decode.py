@@ -8,19 +8,14 @@ import torch
 from transformers import GenerationConfig, LogitsProcessorList
 
 from selfalign.engine import GenParams
-from selfalign.engine.generate import RowSampler, StopStrings, decode, plan_rows
+from selfalign.engine.generate import RowSampler, StopStrings, decode, left_pad, plan_rows
 
 PROMPTS = ["Instruction: Name a colour.\nResponse:", "Hello", "A longer prompt that pads the batch here"]
 
 
 def _batch(engine):
-    enc = [engine.guard.encode(p) for p in PROMPTS]
-    width = max(len(e) for e in enc)
-    ids = torch.full((len(enc), width), engine.pad_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, e in enumerate(enc):
-        ids[i, width - len(e) :], mask[i, width - len(e) :] = torch.tensor(e), 1
-    return ids, mask, width
+    ids, mask = left_pad([engine.guard.encode(p) for p in PROMPTS], engine.pad_id)
+    return ids, mask, ids.shape[1]
 
 
 def _hf(engine, params: GenParams, seeds):

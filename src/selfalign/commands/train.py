@@ -29,14 +29,11 @@ Merge = Annotated[bool, typer.Option(help="Also save a merged full model to OUT/
 Resume = Annotated[bool, typer.Option(help="Resume from the newest checkpoint in OUT.")]
 
 
-def _overrides(**kw: Any) -> dict[str, Any]:
-    return {k: v for k, v in kw.items() if v is not None}
-
-
-def _config(cls: type[BaseModel], **kw: Any) -> Any:
-    """Build the stage config; a bad option value becomes one ConfigError line, not a traceback."""
+def _config(cls: type[BaseModel], exact: dict[str, Any], lr: float | None = None, **kw: Any) -> Any:
+    """Build the stage config: ``exact`` as given (None there means "all"), the other options where given
+    (None: the config's default). A bad option value becomes one ConfigError line, not a traceback."""
     try:
-        return cls(**kw)
+        return cls(**exact, **{k: v for k, v in {**kw, "learning_rate": lr}.items() if v is not None})
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
@@ -71,19 +68,8 @@ def sft(
     resume: Resume = True,
 ) -> None:
     """Supervised fine-tuning of a LoRA adapter; loss on completion tokens only."""
-    cfg = _config(
-        SFTStageConfig,
-        **_overrides(
-            max_steps=max_steps,
-            epochs=epochs,
-            learning_rate=lr,
-            batch_size=batch_size,
-            quant=quant,
-            merge=merge,
-            resume=resume,
-        ),
-        max_examples=max_examples,
-    )
+    cfg = _config(SFTStageConfig, {"max_examples": max_examples}, max_steps=max_steps, epochs=epochs, lr=lr,
+                  batch_size=batch_size, quant=quant, merge=merge, resume=resume)  # fmt: skip
     result = run_sft(_ctx("sft", cfg, out, {"sft": data}, model))
     console.print(f"sft: {result.counts} → {result.outputs['adapter']}")
 
@@ -109,21 +95,9 @@ def dpo(
     resume: Resume = True,
 ) -> None:
     """Direct preference optimisation from the SFT adapter (reference = SFT policy) or from the base."""
-    cfg = _config(
-        DPOStageConfig,
-        **_overrides(
-            max_steps=max_steps,
-            epochs=epochs,
-            learning_rate=lr,
-            batch_size=batch_size,
-            beta=beta,
-            quant=quant,
-            merge=merge,
-            resume=resume,
-        ),
-        from_sft=sft_adapter is not None,
-        max_pairs=max_pairs,
-    )
+    cfg = _config(DPOStageConfig, {"max_pairs": max_pairs, "from_sft": sft_adapter is not None},
+                  max_steps=max_steps, epochs=epochs, lr=lr, batch_size=batch_size, quant=quant, merge=merge,
+                  resume=resume, beta=beta)  # fmt: skip
     inputs = {"pairs": data} | ({"sft_adapter": sft_adapter} if sft_adapter is not None else {})
     result = run_dpo(_ctx("dpo", cfg, out, inputs, model))
     console.print(f"dpo: {result.counts} → {result.outputs['adapter']}")

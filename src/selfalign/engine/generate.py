@@ -212,6 +212,17 @@ def prefill(
     return out.logits[inverse, -1, :], cache
 
 
+def left_pad(encoded: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token rows left-padded to one width (generation continues at the right edge), and their mask."""
+    width = max(len(ids) for ids in encoded)
+    input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for i, ids in enumerate(encoded):
+        input_ids[i, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+        mask[i, width - len(ids) :] = 1
+    return input_ids, mask
+
+
 def generate_batch(
     model: Any,
     guard: Guard,
@@ -223,12 +234,8 @@ def generate_batch(
 ) -> list[Generation]:
     """One left-padded batch through :func:`decode`."""
     device = next(model.parameters()).device
-    width = max(len(ids) for ids in encoded)
-    input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(encoded), width), dtype=torch.long)
-    for i, ids in enumerate(encoded):
-        input_ids[i, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-        mask[i, width - len(ids) :] = 1
+    input_ids, mask = left_pad(encoded, pad_id)
+    width = input_ids.shape[1]
     stopper = StopStrings(guard, params.stop, width, eos_ids, len(encoded))
     with torch.inference_mode():
         gens = decode(model, input_ids.to(device), mask.to(device), seeds, params, stopper)

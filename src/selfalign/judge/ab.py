@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from selfalign.judge import labels as lab
@@ -39,6 +40,44 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
+@dataclass
+class _Orders:
+    """One item read in both label orders: pooled label log-probs, P(favoured label) and its log-odds."""
+
+    logp: list[dict[str, float]]
+    p: list[float]
+    per_logit: list[float]
+
+    @property
+    def margin(self) -> float:
+        return sum(self.per_logit) / 2
+
+    @property
+    def agree(self) -> bool:
+        return (self.per_logit[0] > 0) == (self.per_logit[1] > 0)
+
+
+def _read_orders(
+    engine: Engine,
+    prompts: Sequence[Sequence[str]],
+    favoured: tuple[str, str],
+    variants: Sequence[str],
+    batch_size: int,
+    adapter: str | None,
+) -> list[_Orders]:
+    """Label log-probs of each item's two prompts in one batched call; ``favoured[k]`` is the label that
+    means "good" (pointwise) or "b" (pairwise) in order ``k``."""
+    opts = lab.options(LABELS, variants)
+    requests = [(p, opts) for pair in prompts for p in pair]
+    flat = engine.logprobs(requests, adapter=adapter, batch_size=batch_size)
+    out = []
+    for i in range(len(prompts)):
+        logp = [lab.pooled(flat[2 * i + k], LABELS, variants) for k in (0, 1)]
+        p = [lab.two_way(logp[k], favoured[k], "B" if favoured[k] == "A" else "A") for k in (0, 1)]
+        out.append(_Orders(logp, p, [_logit(x) for x in p]))
+    return out
+
+
 class ABPointwise:
     """ "Is this a good answer? A/B" — order 0 has A = yes, order 1 has A = no."""
 
@@ -59,33 +98,15 @@ class ABPointwise:
         ]  # fmt: skip
 
     def score(self, engine: Engine, items: Sequence[Item], adapter: str | None = None) -> list[Judgment]:
-        opts = lab.options(LABELS, self.variants)
         prompts = [self.prompts(it.instruction, it.response) for it in items]
-        flat = engine.logprobs(
-            [(p, opts) for pair in prompts for p in pair], adapter=adapter, batch_size=self.batch_size
-        )
-        out = []
-        for i, it in enumerate(items):
-            logp = [lab.pooled(flat[2 * i + k], LABELS, self.variants) for k in (0, 1)]
-            # P(yes) in each order: order 0 says yes with A, order 1 with B.
-            p_yes = [lab.two_way(logp[0], "A", "B"), lab.two_way(logp[1], "B", "A")]
-            per_order = [_logit(p) for p in p_yes]
-            margin = sum(per_order) / 2
-            out.append(
-                Judgment(
-                    item_id=it.id,
-                    scorer=self.name,
-                    score=margin,
-                    p_good=sum(p_yes) / 2,
-                    margin=margin,
-                    orders_agree=(per_order[0] > 0) == (per_order[1] > 0),
-                    prompts=prompts[i],
-                    logp=logp,
-                    per_order=per_order,
-                    details={"p_yes_per_order": p_yes},
-                )
-            )
-        return out
+        # P(yes) in each order: order 0 says yes with A, order 1 with B.
+        read = _read_orders(engine, prompts, ("A", "B"), self.variants, self.batch_size, adapter)
+        return [
+            Judgment(item_id=it.id, scorer=self.name, score=o.margin, p_good=sum(o.p) / 2, margin=o.margin,
+                     orders_agree=o.agree, prompts=prompts[i], logp=o.logp, per_order=o.per_logit,
+                     details={"p_yes_per_order": o.p})
+            for i, (it, o) in enumerate(zip(items, read, strict=True))
+        ]
 
     def compare(
         self, engine: Engine, items: Sequence[PairItem], adapter: str | None = None
@@ -125,31 +146,14 @@ class ABPairwise:
     def compare(
         self, engine: Engine, items: Sequence[PairItem], adapter: str | None = None
     ) -> list[PairJudgment]:
-        opts = lab.options(LABELS, self.variants)
         prompts = [self.prompts(it.instruction, it.a, it.b) for it in items]
-        flat = engine.logprobs(
-            [(p, opts) for pair in prompts for p in pair], adapter=adapter, batch_size=self.batch_size
-        )
-        out = []
-        for i, it in enumerate(items):
-            logp = [lab.pooled(flat[2 * i + k], LABELS, self.variants) for k in (0, 1)]
-            # b sits in slot B in order 0 and in slot A in order 1.
-            p_b = [lab.two_way(logp[0], "B", "A"), lab.two_way(logp[1], "A", "B")]
-            per_logit = [_logit(p) for p in p_b]
-            margin = sum(per_logit) / 2
-            out.append(
-                PairJudgment(
-                    item_id=it.id,
-                    scorer=self.name,
-                    p_b=sum(p_b) / 2,
-                    margin=margin,
-                    orders_agree=(per_logit[0] > 0) == (per_logit[1] > 0),
-                    prompts=prompts[i],
-                    logp=logp,
-                    per_order=p_b,
-                )
-            )
-        return out
+        # b sits in slot B in order 0 and in slot A in order 1.
+        read = _read_orders(engine, prompts, ("B", "A"), self.variants, self.batch_size, adapter)
+        return [
+            PairJudgment(item_id=it.id, scorer=self.name, p_b=sum(o.p) / 2, margin=o.margin,
+                         orders_agree=o.agree, prompts=prompts[i], logp=o.logp, per_order=o.p)
+            for i, (it, o) in enumerate(zip(items, read, strict=True))
+        ]
 
     def prior(self, engine: Engine, adapter: str | None = None) -> dict[str, float]:
         """P("A") when both responses are content-free; an unbiased judge gives 0.5."""

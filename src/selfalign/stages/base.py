@@ -58,6 +58,39 @@ def write_manifest(out_dir: Path, stage: str, payload: dict[str, Any]) -> Path:
     return target
 
 
+def finish(
+    ctx: StageContext,
+    cfg: BaseModel,
+    started: float,
+    outputs: dict[str, Path],
+    counts: dict[str, int],
+    metrics: dict[str, Any] | None = None,
+    tokens: int = 0,
+    *,
+    inputs: dict[str, Any] | None = None,
+    record_metrics: bool = True,
+    **extra: Any,
+) -> StageResult:
+    """The common end of every stage: its manifest (config, inputs, outputs, counts, metrics, tokens,
+    seconds since ``started`` on ``time.perf_counter``, plus ``extra``) and its result.
+
+    ``record_metrics=False`` keeps bulky metrics out of the manifest when an output file already holds them.
+    """
+    metrics = metrics or {}
+    payload = {
+        "config": cfg.model_dump(mode="json"),
+        "inputs": inputs if inputs is not None else {k: str(v) for k, v in ctx.inputs.items()},
+        "outputs": {k: str(v) for k, v in outputs.items()},
+        "counts": counts,
+        **({"metrics": metrics} if record_metrics else {}),
+        "tokens_generated": tokens,
+        "seconds": round(time.perf_counter() - started, 2),
+        **extra,
+    }
+    write_manifest(ctx.out_dir, ctx.name, payload)
+    return StageResult(outputs=outputs, counts=counts, metrics=metrics, tokens_generated=tokens)
+
+
 def finish_training(
     ctx: StageContext, cfg: BaseModel, outcome: Any, counts: dict[str, int], info: dict[str, Any],
     provenance: dict[str, Any], started: float, extra_outputs: dict[str, Path] | None = None,
@@ -68,10 +101,5 @@ def finish_training(
         outputs["merged"] = outcome.merged_dir
     counts = {**counts, "tokens": outcome.n_tokens, "steps": outcome.global_step}
     metrics = {**outcome.final, "resumed_from": outcome.resumed_from}
-    write_manifest(ctx.out_dir, ctx.name, {
-        "config": cfg.model_dump(mode="json"), "inputs": info,
-        "outputs": {k: str(v) for k, v in outputs.items()}, "counts": counts, "metrics": metrics,
-        "model": {k: provenance.get(k) for k in ("model_ref", "dtype", "quantization", "device")},
-        "seconds": round(time.time() - started, 2),
-    })  # fmt: skip
-    return StageResult(outputs=outputs, counts=counts, metrics=metrics)
+    model = {k: provenance.get(k) for k in ("model_ref", "dtype", "quantization", "device")}
+    return finish(ctx, cfg, started, outputs, counts, metrics, inputs=info, model=model)

@@ -24,7 +24,7 @@ from selfalign.errors import DataError
 from selfalign.judge.registry import get_scorer
 from selfalign.judge.select import choose
 from selfalign.judge.types import Item, Judgment
-from selfalign.stages.base import StageContext, StageResult, write_manifest
+from selfalign.stages.base import StageContext, StageResult, finish
 
 
 class CritiqueConfig(BaseModel):
@@ -132,10 +132,5 @@ def run(ctx: StageContext) -> StageResult:
         "accept_threshold": threshold,
         "accept_top_fraction": cfg.accept_top_fraction,
     }
-    write_manifest(out, ctx.name, {"config": cfg.model_dump(), "counts": counts, "metrics": metrics,
-                                   "seconds": time.perf_counter() - started})  # fmt: skip
-    return StageResult(
-        outputs={"judgments": out / "judgments.jsonl", "accepted": out / "accepted.jsonl"},
-        counts=counts,
-        metrics=metrics,
-    )
+    outputs = {"judgments": out / "judgments.jsonl", "accepted": out / "accepted.jsonl"}
+    return finish(ctx, cfg, started, outputs, counts, metrics)

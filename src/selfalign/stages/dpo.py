@@ -42,7 +42,7 @@ def run(ctx: StageContext) -> StageResult:
     cfg = ctx.config
     if not isinstance(cfg, DPOStageConfig):
         cfg = DPOStageConfig.model_validate(cfg.model_dump() if hasattr(cfg, "model_dump") else cfg)
-    started = time.time()
+    started = time.perf_counter()
     sft_adapter: Path | None = None
     if cfg.from_sft:
         if "sft_adapter" not in ctx.inputs:

@@ -27,7 +27,7 @@ from selfalign.evaluate.items import load_items
 from selfalign.evaluate.memory import snapshot
 from selfalign.evaluate.runner import gen_params, run_conditions
 from selfalign.evaluate.summary import summarize
-from selfalign.stages.base import StageContext, StageResult, write_manifest
+from selfalign.stages.base import StageContext, StageResult, finish
 
 ADAPTER_PREFIX = "adapter:"
 
@@ -122,21 +122,5 @@ def run(ctx: StageContext) -> StageResult:
     _write_json(results_path, results)
     tokens = sum(g.n_tokens for gs in gens.values() for g in gs)
     counts = {"items": len(items), "conditions": len(conditions), "records": n}
-    write_manifest(
-        ctx.out_dir,
-        ctx.name,
-        {
-            "config": cfg.model_dump(),
-            "inputs": {k: str(v) for k, v in ctx.inputs.items()},
-            "counts": counts,
-            "tokens_generated": tokens,
-            "seconds": round(time.perf_counter() - started, 2),
-            "memory": memory,
-        },
-    )
-    return StageResult(
-        outputs={"items": items_path, "results": results_path},
-        counts=counts,
-        metrics={"results": results},
-        tokens_generated=tokens,
-    )
+    return finish(ctx, cfg, started, {"items": items_path, "results": results_path}, counts,
+                  {"results": results}, tokens, record_metrics=False, memory=memory)  # fmt: skip

@@ -34,7 +34,7 @@ from selfalign.errors import ConfigError
 from selfalign.prompts import pools
 from selfalign.prompts.builders import instruction_prompt, instruction_stop, parse_instruction_list
 from selfalign.prompts.format import get_format
-from selfalign.stages.base import StageContext, StageResult, write_manifest
+from selfalign.stages.base import StageContext, StageResult, finish
 
 DATA_FILE = "instructions.jsonl"
 ATTEMPTS_FILE = "attempts.jsonl"
@@ -253,21 +253,5 @@ def run(ctx: StageContext) -> StageResult:
         "near_duplicate_rate": round(len(remaining) / max(n, 1), 4),
         "resumed_batches": resumed,
     }
-    write_manifest(
-        out_dir,
-        ctx.name,
-        {
-            "config": cfg.model_dump(),
-            "counts": counts,
-            "metrics": metrics,
-            "tokens_generated": state.tokens,
-            "seconds": round(time.perf_counter() - started, 2),
-            "outputs": {"instructions": str(data_path), "attempts": str(attempts_path)},
-        },
-    )
-    return StageResult(
-        outputs={"instructions": data_path, "attempts": attempts_path},
-        counts=counts,
-        metrics=metrics,
-        tokens_generated=state.tokens,
-    )
+    return finish(ctx, cfg, started, {"instructions": data_path, "attempts": attempts_path}, counts, metrics,
+                  state.tokens)  # fmt: skip

@@ -31,7 +31,7 @@ from selfalign.judge.select import choose
 from selfalign.judge.types import PairItem, Scorer
 from selfalign.prompts.builders import response_prompt
 from selfalign.prompts.format import get_format
-from selfalign.stages.base import StageContext, StageResult, write_manifest
+from selfalign.stages.base import StageContext, StageResult, finish
 
 
 class NegativesConfig(BaseModel):
@@ -175,11 +175,8 @@ def run(ctx: StageContext) -> StageResult:
               **{f"dropped_{k}": v for k, v in dropped.items()}}  # fmt: skip
     metrics = {**choice.manifest(), "margin_threshold": threshold, "by_source": by_source,
                "negatives_requested": requested}  # fmt: skip
-    write_manifest(out, ctx.name, {"config": cfg.model_dump(), "counts": counts, "metrics": metrics,
-                                   "seconds": time.perf_counter() - started})  # fmt: skip
-    return StageResult(outputs={"pairs": out / "pairs.jsonl", "pair_details": out / "pair_details.jsonl"},
-                       counts=counts, metrics=metrics,
-                       tokens_generated=sum(g.n_tokens for gs in samples for g in gs))  # fmt: skip
+    outputs = {"pairs": out / "pairs.jsonl", "pair_details": out / "pair_details.jsonl"}
+    return finish(ctx, cfg, started, outputs, counts, metrics, sum(g.n_tokens for gs in samples for g in gs))
 
 
 AddPair = Callable[[int, str, str, float, str, dict[str, Any]], None]

@@ -33,7 +33,7 @@ from selfalign.engine import GenParams
 from selfalign.errors import ConfigError
 from selfalign.prompts.builders import heldout_overlap, response_prompt
 from selfalign.prompts.format import get_format
-from selfalign.stages.base import StageContext, StageResult, write_manifest
+from selfalign.stages.base import StageContext, StageResult, finish
 from selfalign.stages.split import base_text
 
 DATA_FILE = "responses.jsonl"
@@ -176,18 +176,4 @@ def run(ctx: StageContext) -> StageResult:
     metrics = {**_summary(records), "excluded_pool_ids": exclude, "resumed_records": resumed}
     counts = {"instructions": len(instructions), "responses": len(records)}
     counts.update({f"flag_{k}": v for k, v in metrics["qc_counts"].items()})
-    write_manifest(
-        ctx.out_dir,
-        ctx.name,
-        {
-            "config": cfg.model_dump(),
-            "inputs": {k: str(v) for k, v in ctx.inputs.items()},
-            "counts": counts,
-            "metrics": metrics,
-            "tokens_generated": tokens,
-            "seconds": round(time.perf_counter() - started, 2),
-        },
-    )
-    return StageResult(
-        outputs={"responses": out_path}, counts=counts, metrics=metrics, tokens_generated=tokens
-    )
+    return finish(ctx, cfg, started, {"responses": out_path}, counts, metrics, tokens)

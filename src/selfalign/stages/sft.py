@@ -43,7 +43,7 @@ def run(ctx: StageContext) -> StageResult:
     cfg = ctx.config
     if not isinstance(cfg, SFTStageConfig):
         cfg = SFTStageConfig.model_validate(cfg.model_dump() if hasattr(cfg, "model_dump") else cfg)
-    started = time.time()
+    started = time.perf_counter()
     if "sft" in ctx.inputs:
         examples, info = load_sft_file(ctx.inputs["sft"])
     elif "accepted" in ctx.inputs:  # the critique stage already decided; never judge twice

@@ -32,7 +32,7 @@ from selfalign.data.split import leakage as leak_pairs
 from selfalign.data.split import remove_leakage, split_held_out
 from selfalign.errors import ConfigError, GateError
 from selfalign.prompts.builders import heldout_overlap
-from selfalign.stages.base import StageContext, StageResult, write_manifest
+from selfalign.stages.base import StageContext, StageResult, finish
 
 TRAIN_FILE, TEST_FILE = "train.jsonl", "test.jsonl"
 
@@ -152,15 +152,4 @@ def run(ctx: StageContext) -> StageResult:
         # Pool entries a response prompt must not show (they near-copy a test item); informative here.
         "pool_entries_overlapping_test": heldout_overlap([base_text(r) for r in test]),
     }
-    write_manifest(
-        ctx.out_dir,
-        ctx.name,
-        {
-            "config": cfg.model_dump(),
-            "inputs": {k: str(v) for k, v in ctx.inputs.items()},
-            "counts": counts,
-            "metrics": metrics,
-            "seconds": round(time.perf_counter() - started, 2),
-        },
-    )
-    return StageResult(outputs={"train": train_path, "test": test_path}, counts=counts, metrics=metrics)
+    return finish(ctx, cfg, started, {"train": train_path, "test": test_path}, counts, metrics)
