@@ -50,8 +50,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     a = ap.parse_args()
     modes = [
-        ("padded (TRL default)", {}),
-        ("packing bfd", {"packing": True}),
+        ("padded (TRL default)", {"padding_free": False}),
+        ("packing bfd", {"packing": True, "padding_free": False}),
         ("padding-free", {"padding_free": True}),
     ]
     for name, mode in modes:

@@ -93,3 +93,32 @@ def test_qc_rates_uses_stored_flags_or_computes() -> None:
     assert rates["any"] == 0.75
     with pytest.raises(ValueError, match="at least one record"):
         qc_rates([])
+
+
+REPETITIVE = [
+    # Loops of the kinds seen in the hand-read SmolLM2 sample (docs/DATA.md #5, #10, #18, #19).
+    "The vampire woke up. He did not remember his name. He did not remember his name. "
+    "He did not remember his name.",
+    "1. The cat sat on the mat\n2. The cat sat on the mat\n3. The cat sat on the mat",
+    "- Carrel\n- Car\n" * 6,
+    "Look who's wearing a blue dress B Look who's wearing a blue dress B Look who's wearing a blue dress B",
+    "the the the the the the the the the the the the",
+]
+
+NOT_REPETITIVE = [
+    "Monday: rest.\nTuesday: rest.\nWednesday: rest.",  # a list whose items share a short frame
+    "Step 1: mix the flour.\nStep 2: mix the sugar.\nStep 3: mix the eggs.\nStep 4: bake it.",
+    "I like apples. I like pears. I like plums, and I like them all very much.",
+    "Paris is the capital of France. It is known for the Eiffel Tower. Paris is the capital of France.",
+]
+
+
+@pytest.mark.parametrize("text", REPETITIVE)
+def test_repetition_loops_flag(text: str) -> None:
+    flags = qc_flags(text, text, "stop", "Tell me something.")
+    assert flags["repetitive"], text
+
+
+@pytest.mark.parametrize("text", NOT_REPETITIVE)
+def test_structured_or_once_repeated_answers_are_not_loops(text: str) -> None:
+    assert not qc_flags(text, text, "stop", "Tell me something.")["repetitive"], text

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from selfalign.constraints import REGISTRY
 from selfalign.errors import DataError
 from selfalign.prompts import pools
 from selfalign.prompts.builders import is_near_duplicate
@@ -45,7 +46,7 @@ def test_constraint_examples_count_and_types() -> None:
     cons = pools.constraint_examples()
     assert len(cons) >= 30
     used = {c["type"] for e in cons for c in e.constraints}
-    assert used == set(pools.CONSTRAINT_PARAMS), set(pools.CONSTRAINT_PARAMS) - used
+    assert used == set(REGISTRY), set(REGISTRY) - used
 
 
 def test_ids_unique_across_all_pools() -> None:
@@ -118,42 +119,33 @@ def test_unknown_category_names_file_line_id_field(data_dir: Path) -> None:
     assert str(err.value).startswith(f"{path}:{line + 1}: qa-03.category: unknown category 'poetry'")
 
 
-def test_stop_string_inside_response_is_refused(data_dir: Path) -> None:
-    path = data_dir / pools.EXAMPLES_FILE
-    _edit(path, "      Jupiter is the largest", "      Jupiter\n      Instruction: is the largest")
-    with pytest.raises(DataError, match=r"examples\.yaml:\d+: qa-12\.response: contains the stop string"):
-        pools.load_pools(data_dir)
+BULLETS = "{type: bullet_count, params: {n: 3}}"
+EX, CON = pools.EXAMPLES_FILE, pools.CONSTRAINTS_FILE
+# name: (file, text, its replacement, the error's file:line:id.field message)
+BAD_ENTRIES = {
+    "stop-string-in-response": (EX, "      Jupiter is the largest", "      Jupiter\n      Instruction: is",
+                                r"examples\.yaml:\d+: qa-12\.response: contains the stop string"),
+    "as-an-ai": (EX, "      The children ate the cake.", "      As an AI, I say so.",
+                 r"rew-04\.response: contains \"As an AI\""),
+    "missing-field": (EX, "  - id: math-08\n    category: reasoning_math\n", "  - id: math-08\n",
+                      r"math-08: missing fields \['category'\]"),
+    "duplicate-id-across-files": (CON, "  - id: con-07\n", "  - id: qa-01\n",
+                                  r"constraint_examples\.yaml:\d+: qa-01\.id: duplicate id"),
+    "unknown-constraint-type": (CON, BULLETS, BULLETS.replace("bullet_count", "bullet_counts"),
+                                r"con-01\.constraints\[0\]\.type: unknown constraint type"),
+    "wrong-param-name": (CON, BULLETS, BULLETS.replace("{n: 3}", "{count: 3}"),
+                         r"con-01\.constraints\[0\]\.params: bullet_count takes exactly"),
+    "bad-param-value": (CON, BULLETS, BULLETS.replace("{n: 3}", "{n: three}"),
+                        r"con-01\.constraints\[0\]\.params\.n: must be a valid int"),
+}  # fmt: skip
 
 
-def test_as_an_ai_is_refused(data_dir: Path) -> None:
-    _edit(data_dir / pools.EXAMPLES_FILE, "      The children ate the cake.", "      As an AI, I say so.")
-    with pytest.raises(DataError, match=r"rew-04\.response: contains \"As an AI\""):
-        pools.load_pools(data_dir)
-
-
-def test_missing_field_is_refused(data_dir: Path) -> None:
-    path = data_dir / pools.EXAMPLES_FILE
-    _edit(path, "  - id: math-08\n    category: reasoning_math\n", "  - id: math-08\n")
-    with pytest.raises(DataError, match=r"math-08: missing fields \['category'\]"):
-        pools.load_pools(data_dir)
-
-
-def test_duplicate_id_across_files_is_refused(data_dir: Path) -> None:
-    _edit(data_dir / pools.CONSTRAINTS_FILE, "  - id: con-07\n", "  - id: qa-01\n")
-    with pytest.raises(DataError, match=r"constraint_examples\.yaml:\d+: qa-01\.id: duplicate id"):
-        pools.load_pools(data_dir)
-
-
-def test_bad_constraint_type_and_params_are_refused(data_dir: Path) -> None:
-    path = data_dir / pools.CONSTRAINTS_FILE
-    _edit(path, "{type: bullet_count, params: {n: 3}}", "{type: bullet_counts, params: {n: 3}}")
-    with pytest.raises(DataError, match=r"con-01\.constraints\[0\]\.type: unknown constraint type"):
-        pools.load_pools(data_dir)
-    _edit(path, "{type: bullet_counts, params: {n: 3}}", "{type: bullet_count, params: {count: 3}}")
-    with pytest.raises(DataError, match=r"con-01\.constraints\[0\]\.params: bullet_count takes exactly"):
-        pools.load_pools(data_dir)
-    _edit(path, "{type: bullet_count, params: {count: 3}}", "{type: bullet_count, params: {n: three}}")
-    with pytest.raises(DataError, match=r"con-01\.constraints\[0\]\.params\.n: must be a valid int"):
+@pytest.mark.parametrize(("file", "old", "new", "message"), list(BAD_ENTRIES.values()), ids=list(BAD_ENTRIES))
+def test_bad_pool_entry_is_refused_naming_file_line_and_field(
+    data_dir: Path, file: str, old: str, new: str, message: str
+) -> None:
+    _edit(data_dir / file, old, new)
+    with pytest.raises(DataError, match=message):
         pools.load_pools(data_dir)
 
 

@@ -114,6 +114,9 @@ def test_pool_examples_near_copying_test_items_are_never_shown(tmp_path: Path) -
 def test_clean_strips_a_trailing_end_marker_only() -> None:
     assert clean("  Paris is the capital. END ") == "Paris is the capital."
     assert clean("The END of the story is sad.") == "The END of the story is sad."
+    assert clean("And they lived happily. THE END") == "And they lived happily. THE END"
+    assert clean("Paris.\nEND") == "Paris."
+    assert clean('He said "yes." END') == 'He said "yes."'
 
 
 def test_kill_and_resume_with_real_engine(tmp_path: Path, tiny_engine: Engine) -> None:

@@ -3,6 +3,8 @@ including the end delimiter and EOS, is trained. Checked on what TRL's SFTTraine
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -23,7 +25,7 @@ EXAMPLES = [
 @pytest.fixture(scope="module")
 def trainer(tmp_path_factory):
     engine = Engine.load(ModelSpec(ref="tiny-random-llama", sentinels=False))  # real SmolLM2 tokenizer
-    settings = SFTSettings(max_steps=1, tensorboard=False)
+    settings = SFTSettings(max_steps=1, tensorboard=False, padding_free=False)  # TRL's padded collator
     return engine, build_trainer(engine, EXAMPLES, settings, tmp_path_factory.mktemp("sft"))
 
 
@@ -68,3 +70,45 @@ def test_trainer_uses_config_schedule_precision_and_lora(trainer):
     }
     trainable = [n for n, p in tr.model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
+
+
+@pytest.mark.parametrize("mode", [{"padding_free": True}, {"packing": True}], ids=["padding-free", "packing"])
+def test_flattened_modes_keep_the_mask_and_cut_rows_to_max_length(tmp_path, mode):
+    """Padding-free and packed batches (one flat row, position ids restart per example) train the same
+    tokens as padded ones: prompt labels -100, completions trained, no example longer than max_length."""
+    engine = Engine.load(ModelSpec(ref="tiny-random-llama", sentinels=False))
+    settings = SFTSettings(max_steps=1, tensorboard=False, max_length=12, **mode)
+    tr = build_trainer(engine, EXAMPLES, settings, tmp_path)
+    assert max(len(r) for r in tr.train_dataset["input_ids"]) <= 12
+    batch = tr.data_collator([tr.train_dataset[i] for i in range(len(tr.train_dataset))])
+    width = batch["input_ids"].shape[1]
+    starts = [i for i, p in enumerate(batch["position_ids"][0].tolist()) if p == 0] + [width]
+    assert batch["input_ids"].shape[0] == 1 and len(starts) - 1 == len(EXAMPLES)
+    expected = {}  # the example's cut ids -> its expected labels
+    for prompt, completion in EXAMPLES:
+        n_prompt = len(engine.guard.encode(prompt))
+        full = (engine.guard.encode(prompt) + engine.guard.encode(completion) + [eos_id(engine)])[:12]
+        expected[tuple(full)] = [-100] * min(n_prompt, 12) + full[n_prompt:]
+    for a, b in itertools.pairwise(starts):  # packing may reorder examples, never change one
+        ids = tuple(batch["input_ids"][0, a:b].tolist())
+        assert ids in expected
+        assert batch["labels"][0, a:b].tolist() == expected[ids]
+    tr.train()
+    assert tr.state.global_step == 1
+
+
+@pytest.mark.parametrize("mode", [{"padding_free": True}, {"packing": True}], ids=["padding-free", "packing"])
+def test_flattened_examples_do_not_attend_to_each_other(tmp_path, mode):
+    """One flat row of several examples gives each example the logits it gets alone: the position ids that
+    restart per example make the attention block-diagonal (no flash-attention needed)."""
+    engine = Engine.load(ModelSpec(ref="tiny-random-llama", sentinels=False))
+    tr = build_trainer(engine, EXAMPLES, SFTSettings(max_steps=1, tensorboard=False, **mode), tmp_path)
+    batch = tr.data_collator([tr.train_dataset[i] for i in range(len(tr.train_dataset))])
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    starts = [i for i, p in enumerate(batch["position_ids"][0].tolist()) if p == 0]
+    tr.model.eval()
+    with torch.no_grad():
+        flat = tr.model(**inputs).logits[0]
+        for a, b in itertools.pairwise([*starts, batch["input_ids"].shape[1]]):
+            alone = tr.model(input_ids=batch["input_ids"][:, a:b]).logits[0]
+            assert torch.allclose(flat[a:b], alone, atol=1e-4), (a, b)

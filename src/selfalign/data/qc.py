@@ -20,11 +20,15 @@ starts a new turn of a conversation or a new task, never for a character inside 
 - ``echo``      the answer repeats the instruction: ``fuzz.ratio`` of the normalized texts >= 90, or the
                 normalized answer starts with the normalized instruction (instructions of >= 3 words, so
                 "Why?" does not flag every answer that starts with "why").
+- ``repetitive`` the answer loops (small models' commonest failure after truncation): one sentence or line
+                of >= 3 words stands 3 or more times, or 4-word runs that each occur 3+ times make up half
+                or more of all 4-word runs (answers of 8+ runs). List items sharing a short frame do not.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -32,7 +36,7 @@ from rapidfuzz import fuzz
 
 from selfalign.data.dedup import normalize
 
-QC_FLAGS: tuple[str, ...] = ("runaway", "truncated", "too_short", "echo", "empty")
+QC_FLAGS: tuple[str, ...] = ("runaway", "truncated", "too_short", "echo", "repetitive", "empty")
 
 _ROLE = r"(?:Q|Question|User|Assistant|Human|Instruction(?:[ \t]*#?\d+)?|Response)"
 _HEADER_ROLE = r"(?:Instruction|Response|Input|Question|User|Assistant|Human|System|Prompt)"
@@ -49,6 +53,7 @@ _EMPTY_ITEM_RE = re.compile(r"(?:^|\n)[ \t]*(?:[-*•]|\d{1,3}[.)])[ \t]*\Z")
 _FENCE_RE = re.compile(r"^[ \t]*```", re.MULTILINE)
 _WORD_RE = re.compile(r"\w+(?:['’]\w+)*")
 _BRACKETS = (("(", ")"), ("[", "]"), ("{", "}"))
+_SEGMENT_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def is_runaway(text: str) -> bool:
@@ -94,6 +99,20 @@ def is_echo(text: str, instruction: str | None, *, ratio: float = 90.0) -> bool:
     return len(ni.split()) >= 3 and (nt == ni or nt.startswith(ni + " "))
 
 
+def is_repetitive(text: str, *, times: int = 3, share: float = 0.5) -> bool:
+    """The answer loops: a sentence/line (>= 3 words) repeated ``times``+ times, or 4-word runs seen
+    ``times``+ times each are at least ``share`` of all 4-word runs (a loop without sentence ends)."""
+    segments = Counter(n for seg in _SEGMENT_SPLIT.split(text) if len((n := normalize(seg)).split()) >= 3)
+    if segments and max(segments.values()) >= times:
+        return True
+    words = [w.casefold() for w in _WORD_RE.findall(text)]
+    runs = [tuple(words[i : i + 4]) for i in range(len(words) - 3)]
+    if len(runs) < 8:
+        return False
+    looped = sum(c for c in Counter(runs).values() if c >= times)
+    return looped / len(runs) >= share
+
+
 def qc_flags(
     text: str,
     raw: str | None = None,
@@ -109,6 +128,7 @@ def qc_flags(
         "truncated": is_truncated(text, stop_reason, raw),
         "too_short": not empty and word_count(text) < min_words,
         "echo": not empty and is_echo(text, instruction),
+        "repetitive": not empty and is_repetitive(text),
         "empty": empty,
     }
 

@@ -69,6 +69,7 @@ class QCFlags(_Record):
     truncated: bool
     too_short: bool
     echo: bool
+    repetitive: bool = False  # added after the first datasets were written; absent there means not checked
     empty: bool
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from selfalign.constraints import REGISTRY, get_type, validate_constraint
+from selfalign.constraints import get_type, validate_constraint
 from selfalign.errors import DataError
 from selfalign.prompts.format import get_format
 
@@ -25,10 +25,6 @@ CONSTRAINTS_FILE = "constraint_examples.yaml"
 SEEDS_FILE = "seeds.yaml"
 LIST_FORMAT_FILE = "instruction_prompt.yaml"
 URIAL_FILE = "urial.yaml"
-
-# The constraint types come from the registry (selfalign.constraints), the one place that defines their
-# params, so a pool file is checked by exactly the rule the checkers use and the two cannot drift.
-CONSTRAINT_PARAMS = REGISTRY  # name -> ConstraintType
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _NUMBERED = re.compile(r"^\s*\d{1,3}[.)]\s")

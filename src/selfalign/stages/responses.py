@@ -37,7 +37,8 @@ from selfalign.stages.base import StageContext, StageResult, finish
 from selfalign.stages.split import base_text
 
 DATA_FILE = "responses.jsonl"
-_TRAILING_END = re.compile(r"\s+END\s*\Z")
+# "... answer. END" or END on its own line; not "THE END" (the words of a story's last line).
+_TRAILING_END = re.compile(r"(?:(?<=[.!?\"')\]])\s+|\s*\n\s*)END\s*\Z")
 
 
 class ResponsesConfig(BaseModel):

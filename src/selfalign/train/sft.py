@@ -37,8 +37,11 @@ def build_trainer(
     common.check_quant(settings)
     model = common.prepare_base(engine.model, settings, engine.provenance)
     cuda = common.on_cuda(model)
+    kwargs = common.trainer_kwargs(settings, out_dir / "checkpoints", cuda)
+    if settings.padding_free and not settings.packing:
+        kwargs["max_length"] = None  # TRL does not cut padding-free rows; sft_dataset below already did
     args = SFTConfig(
-        **common.trainer_kwargs(settings, out_dir / "checkpoints", cuda),
+        **kwargs,
         completion_only_loss=True,  # our rows carry completion_mask; TRL turns it into -100 prompt labels
         packing=settings.packing,
         packing_strategy="bfd",
@@ -53,7 +56,7 @@ def build_trainer(
     return SFTTrainer(
         model=model,
         args=args,
-        train_dataset=sft_dataset(engine, examples),
+        train_dataset=sft_dataset(engine, examples, settings.max_length),
         processing_class=engine.tokenizer,
         peft_config=common.lora_config(settings),
         callbacks=cbs,

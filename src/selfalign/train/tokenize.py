@@ -33,13 +33,16 @@ def split_ids(engine: Engine, prompt: str, completion: str) -> tuple[list[int], 
     return list(ctx), [*cont, eos_id(engine)]
 
 
-def sft_dataset(engine: Engine, examples: Sequence[tuple[str, str]]) -> Dataset:
-    """Rows of ``input_ids`` and ``completion_mask`` (1 on completion tokens), ready for SFTTrainer as-is."""
+def sft_dataset(
+    engine: Engine, examples: Sequence[tuple[str, str]], max_length: int | None = None
+) -> Dataset:
+    """Rows of ``input_ids`` and ``completion_mask`` (1 on completion tokens), ready for SFTTrainer as-is;
+    cut to ``max_length`` tokens from the start (TRL's ``keep_start``), so every mode sees the same rows."""
     rows: dict[str, list[list[int]]] = {"input_ids": [], "completion_mask": []}
     for prompt, completion in examples:
         ctx, cont = split_ids(engine, prompt, completion)
-        rows["input_ids"].append(ctx + cont)
-        rows["completion_mask"].append([0] * len(ctx) + [1] * len(cont))
+        rows["input_ids"].append((ctx + cont)[:max_length])
+        rows["completion_mask"].append(([0] * len(ctx) + [1] * len(cont))[:max_length])
     return Dataset.from_dict(rows)
 
 
