@@ -3,6 +3,7 @@ generate on length-sorted batches (like for like with the engine's batching), an
 generate — same model, same prompts, same greedy decoding, generated tokens counted up to EOS.
 
     python bench/generate.py [--model smollm2-135m] [--n 32] [--max-new-tokens 64] [--batch-size 16]
+                              [--shots 2]
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from selfalign.engine import Engine, GenParams, ModelSpec
 from selfalign.engine.generate import left_pad
 from selfalign.prompts import pools
 from selfalign.prompts.builders import response_prompt
+from selfalign.prompts.format import get_format
 
 
-def prompts(n: int) -> list[str]:
+def prompts(n: int, shots: int = 2) -> list[str]:
+    """Response prompts for pool instructions: ``shots`` solved examples first (0: the bare format)."""
     rng = random.Random(0)
     items = pools.examples()
-    return [response_prompt(items[i % len(items)].instruction, rng, k=2)[0] for i in range(n)]
+    if shots == 0:
+        return [get_format().prompt(items[i % len(items)].instruction) for i in range(n)]
+    return [response_prompt(items[i % len(items)].instruction, rng, k=shots)[0] for i in range(n)]
 
 
 def sequential(engine: Engine, ps: list[str], max_new: int) -> int:
@@ -69,9 +74,10 @@ def main() -> None:
     ap.add_argument("--seq-n", type=int, default=8, help="prompts for the (slow) sequential baseline")
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--shots", type=int, default=2, help="solved examples per prompt (0: zero-shot prompts)")
     args = ap.parse_args()
     engine = Engine.load(ModelSpec(ref=args.model, sentinels=False))
-    ps = prompts(args.n)
+    ps = prompts(args.n, args.shots)
     engine.generate(ps[:2], GenParams(max_new_tokens=4))  # warm-up
     t_seq, n_seq = timed(lambda: sequential(engine, ps[: args.seq_n], args.max_new_tokens))
     t_hf, n_hf = timed(lambda: hf_batched(engine, ps, args.max_new_tokens, args.batch_size))
@@ -110,11 +116,12 @@ def main() -> None:
         )
     )
     print("BENCH_JSON " + json.dumps({
-        "bench": "generate", "unit": "tok/s", "goal": ">= 25x",
+        "bench": "generate" if args.shots else "generate_zero_shot", "unit": "tok/s", "goal": ">= 25x",
         "baseline": {"label": "HF generate, one prompt at a time", "value": round(seq_rate, 2)},
-        "optimized": {"label": f"engine.generate, batch {args.batch_size}", "value": round(eng_rate, 2)},
+        "optimized": {"label": f"engine.generate, batch {args.batch_size}, {args.shots}-shot prompts",
+                      "value": round(eng_rate, 2)},
         "ratio": round(eng_rate / seq_rate, 2), "model": args.model, "max_new_tokens": args.max_new_tokens,
-        "hf_batched": round(hf_rate, 2), "prompt_tokens_mean": round(prompt_tokens, 1),
+        "hf_batched": round(hf_rate, 2), "prompt_tokens_mean": round(prompt_tokens, 1), "shots": args.shots,
     }))  # fmt: skip
 
 

@@ -149,6 +149,7 @@ def main() -> None:
     gen = quick if a.quick else ["--n", "32", "--batch-size", "32"]
     results = [
         bench("generate.py", [*m, *gen], 1800),
+        bench("generate.py", [*m, *gen, "--shots", "0"], 1800),
         bench("critic.py", [*m, "--scorers", "ab-pointwise", "ab-pairwise"], 1800, adapt_critic),
         bench("train.py", [*m, *(["--steps", "2"] if a.quick else [])], 1800, adapt_train),
         bench("eval_memory.py", m, 1800, adapt_eval_memory),

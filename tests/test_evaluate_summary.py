@@ -59,6 +59,13 @@ def test_open_ended_win_rate_and_sign_test():
     assert res["verifiable"] is None
 
 
+def test_open_ended_names_its_scorer_when_a_verifiable_item_comes_first():
+    base = [rec(0, "base", "A", True), rec(1, "base", "open", None)]
+    cond = [rec(0, "c", "A", True), rec(1, "c", "open", None, 0.7)]
+    o = summarize({"base": base, "c": cond}, "base", n_boot=100)["conditions"]["c"]["open_ended"]
+    assert o["scorer"] == "t" and o["n"] == 1
+
+
 def test_conditions_must_answer_the_same_items():
     base = [rec(0, "base", "A", True), rec(1, "base", "A", False)]
     cond = [rec(1, "c", "A", True), rec(0, "c", "A", False)]

@@ -75,9 +75,10 @@ def _verifiable(
 
 
 def _open_ended(recs: list[dict[str, Any]], opts: dict[str, Any]) -> dict[str, Any] | None:
-    probs = [r["judge"]["p_better"] for r in recs if r["passed"] is None and r["judge"] is not None]
-    if not probs:
+    judged = [r["judge"] for r in recs if r["passed"] is None and r["judge"] is not None]
+    if not judged:
         return None
+    probs = [j["p_better"] for j in judged]
     wins = [p > 0.5 for p in probs]
     losses = [p < 0.5 for p in probs]
     sign = mcnemar(losses, wins)  # b10 = wins, b01 = losses; ties drop out as concordant
@@ -86,7 +87,7 @@ def _open_ended(recs: list[dict[str, Any]], opts: dict[str, Any]) -> dict[str, A
     )
     return {
         "n": len(probs),
-        "scorer": recs[0]["judge"]["scorer"] if recs[0]["judge"] else None,
+        "scorer": judged[0]["scorer"],  # from a judged record: the first record may be a verifiable one
         "win_rate": 0.5 + lift,
         "ci_low": 0.5 + low,
         "ci_high": 0.5 + high,
