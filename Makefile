@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py --json bench-results.json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -33,66 +33,59 @@ class PairItem:
     constraints: tuple[dict[str, Any], ...] = ()
 
 
-@dataclass
-class Judgment:
+@dataclass(kw_only=True)
+class _Verdict:
+    """What pointwise and pairwise verdicts share: the per-order evidence and its record form."""
+
+    item_id: str
+    scorer: str
+    margin: float
+    orders_agree: bool
+    prompts: list[str]
+    logp: list[dict[str, float]]
+    per_order: list[float]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def _record(self, record_id: str, item_ids: list[str], p: float, threshold: float) -> dict[str, Any]:
+        """A ``selfalign.data.schemas.Judgment`` record (``confident``: orders agree and |margin| > t)."""
+        return {
+            "id": record_id,
+            "item_ids": item_ids,
+            "scorer": self.scorer,
+            "prompts": self.prompts,
+            "logp": self.logp,
+            "p_good": _unit(p),
+            "margin": float(self.margin),
+            "orders_agree": self.orders_agree,
+            "confident": bool(self.orders_agree and abs(self.margin) > threshold),
+        }
+
+
+@dataclass(kw_only=True)
+class Judgment(_Verdict):
     """A pointwise verdict. ``score`` is the scorer's own scale (higher = better, comparable within one
     scorer); ``margin`` is the signed distance from the scorer's neutral point (same units as ``score``
     for likelihood scorers, log-odds for A/B); ``per_order`` holds the single-order scores (one entry for
     scorers without label orders) so a single order can be evaluated without re-scoring."""
 
-    item_id: str
-    scorer: str
     score: float
     p_good: float
-    margin: float
-    orders_agree: bool
-    prompts: list[str]
-    logp: list[dict[str, float]]
-    per_order: list[float]
-    details: dict[str, Any] = field(default_factory=dict)
 
     def record(self, threshold: float = 0.0, record_id: str | None = None) -> dict[str, Any]:
-        """A ``selfalign.data.schemas.Judgment`` record (``confident``: orders agree and |margin| > t)."""
-        return {
-            "id": record_id or f"judge:{self.scorer}:{self.item_id}",
-            "item_ids": [self.item_id],
-            "scorer": self.scorer,
-            "prompts": self.prompts,
-            "logp": self.logp,
-            "p_good": _unit(self.p_good),
-            "margin": float(self.margin),
-            "orders_agree": self.orders_agree,
-            "confident": bool(self.orders_agree and abs(self.margin) > threshold),
-        }
+        rid = record_id or f"judge:{self.scorer}:{self.item_id}"
+        return self._record(rid, [self.item_id], self.p_good, threshold)
 
 
-@dataclass
-class PairJudgment:
+@dataclass(kw_only=True)
+class PairJudgment(_Verdict):
     """A pairwise verdict: ``p_b`` = P(b is better than a), averaged over both presentation orders;
     ``margin`` > 0 means b is better; ``per_order`` is P(b better) in each order as presented."""
 
-    item_id: str
-    scorer: str
     p_b: float
-    margin: float
-    orders_agree: bool
-    prompts: list[str]
-    logp: list[dict[str, float]]
-    per_order: list[float]
-    details: dict[str, Any] = field(default_factory=dict)
 
     def record(self, threshold: float = 0.0, record_id: str | None = None) -> dict[str, Any]:
-        return {
-            "id": record_id or f"compare:{self.scorer}:{self.item_id}",
-            "item_ids": [f"{self.item_id}:a", f"{self.item_id}:b"],
-            "scorer": self.scorer,
-            "prompts": self.prompts,
-            "logp": self.logp,
-            "p_good": _unit(self.p_b),
-            "margin": float(self.margin),
-            "orders_agree": self.orders_agree,
-            "confident": bool(self.orders_agree and abs(self.margin) > threshold),
-        }
+        rid = record_id or f"compare:{self.scorer}:{self.item_id}"
+        return self._record(rid, [f"{self.item_id}:a", f"{self.item_id}:b"], self.p_b, threshold)
 
 
 class Scorer(Protocol):
