@@ -90,7 +90,7 @@ class SFTSettings(TrainSettings):
     padding_free: bool = Field(
         default=True,
         description="Concatenate a batch into one row without padding; position ids restart per example so "
-        "attention stays within it (1.3x TRL's padded default on CPU, docs/PERFORMANCE.md).",
+        "attention stays within it (1.3-1.55x TRL's padded default on CPU, docs/PERFORMANCE.md).",
     )
 
 
