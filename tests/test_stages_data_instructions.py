@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from fakes import KillSwitch
 from selfalign.data.dedup import near_duplicate_pairs
 from selfalign.data.schemas import validate_file
 from selfalign.engine import Engine, Generation, GenParams
@@ -45,15 +46,9 @@ NOISE = [
 ]
 
 
-class ScriptedEngine:
-    def __init__(self, fail_after: int | None = None) -> None:
-        self.calls = 0
-        self.fail_after = fail_after
-
+class ScriptedEngine(KillSwitch):
     def generate(self, prompts: list[str], params: GenParams) -> list[Generation]:
-        if self.fail_after is not None and self.calls >= self.fail_after:
-            raise KeyboardInterrupt("killed")
-        self.calls += 1
+        self.tick()
         out = []
         for p in prompts:
             h = int(hashlib.sha256(f"{params.seed}{p}".encode()).hexdigest(), 16)

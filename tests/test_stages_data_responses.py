@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from fakes import KillSwitch
 from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.data.schemas import validate_file
 from selfalign.engine import Engine, Generation, GenParams
@@ -43,15 +44,9 @@ CRAFTED = {
 }
 
 
-class CraftedEngine:
-    def __init__(self, fail_after: int | None = None) -> None:
-        self.calls = 0
-        self.fail_after = fail_after
-
+class CraftedEngine(KillSwitch):
     def generate(self, prompts: list[str], params: GenParams) -> list[Generation]:
-        if self.fail_after is not None and self.calls >= self.fail_after:
-            raise KeyboardInterrupt("killed")
-        self.calls += 1
+        self.tick()
         out = []
         for p in prompts:
             last = p.rsplit(get_format().instruction_prefix, 1)[-1].split("\n", 1)[0].strip()
