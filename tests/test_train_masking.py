@@ -1,5 +1,6 @@
-"""SFT loss masking on the real SmolLM2 tokenizer: every prompt label is -100; every completion token,
-including the end delimiter and EOS, is trained. Checked on what TRL's SFTTrainer actually feeds the model."""
+"""SFT loss masking on the real SmolLM2 and Gemma tokenizers: every prompt label (Gemma's BOS included) is
+-100; every completion token, including the end delimiter and EOS, is trained. Checked on what TRL's
+SFTTrainer actually feeds the model."""
 
 from __future__ import annotations
 
@@ -22,16 +23,16 @@ EXAMPLES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def trainer(tmp_path_factory):
-    engine = Engine.load(ModelSpec(ref="tiny-random-llama", sentinels=False))  # real SmolLM2 tokenizer
+@pytest.fixture(scope="module", params=["tiny-random-llama", "tiny-random-gemma3"])
+def trainer(tmp_path_factory, request):
+    engine = Engine.load(ModelSpec(ref=request.param, sentinels=False))  # real SmolLM2 / Gemma tokenizer
     settings = SFTSettings(max_steps=1, tensorboard=False, padding_free=False)  # TRL's padded collator
     return engine, build_trainer(engine, EXAMPLES, settings, tmp_path_factory.mktemp("sft"))
 
 
 def test_every_prompt_label_masked_every_completion_token_trained(trainer):
     engine, tr = trainer
-    assert type(engine.tokenizer).__name__.startswith(("GPT2", "Tokenizers", "PreTrainedTokenizer"))
+    assert type(engine.tokenizer).__name__.startswith(("GPT2", "Gemma", "Tokenizers", "PreTrainedTokenizer"))
     batch = tr.data_collator([tr.train_dataset[i] for i in range(len(EXAMPLES))])
     eos = eos_id(engine)
     for row, (prompt, completion) in enumerate(EXAMPLES):
@@ -40,6 +41,8 @@ def test_every_prompt_label_masked_every_completion_token_trained(trainer):
         ids = batch["input_ids"][row, :n].tolist()
         labels = batch["labels"][row, :n].tolist()
         assert ids[: len(prompt_ids)] == prompt_ids
+        bos = engine.guard.bos.bos_id
+        assert bos is None or (ids[0] == bos and ids.count(bos) == 1)
         assert all(label == -100 for label in labels[: len(prompt_ids)]), "a prompt token carries loss"
         trained = labels[len(prompt_ids) :]
         assert trained == ids[len(prompt_ids) :], "a completion token is masked"
@@ -87,7 +90,9 @@ def test_flattened_modes_keep_the_mask_and_cut_rows_to_max_length(tmp_path, mode
     expected = {}  # the example's cut ids -> its expected labels
     for prompt, completion in EXAMPLES:
         n_prompt = len(engine.guard.encode(prompt))
-        full = (engine.guard.encode(prompt) + engine.guard.encode(completion) + [eos_id(engine)])[:12]
+        full = (engine.guard.encode(prompt) + engine.guard.encode(completion, bos=False) + [eos_id(engine)])[
+            :12
+        ]
         expected[tuple(full)] = [-100] * min(n_prompt, 12) + full[n_prompt:]
     for a, b in itertools.pairwise(starts):  # packing may reorder examples, never change one
         ids = tuple(batch["input_ids"][0, a:b].tolist())

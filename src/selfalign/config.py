@@ -36,7 +36,7 @@ class ModelSection(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ref: str = Field(default="smollm2-135m", description="embedded name, local HF dir, .gguf file or hub id")
+    ref: str = Field(default="gemma3-270m", description="embedded name, local HF dir, .gguf file or hub id")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         default="auto", description="auto = float32 on CPU, bfloat16 on CUDA"
     )

@@ -15,7 +15,7 @@ from rich.console import Console
 from selfalign.data.inspect import render, summarize
 from selfalign.data.schemas import ValidationErrors, validate_file
 from selfalign.engine import Engine, ModelSpec
-from selfalign.engine.defaults import SMOLLM2
+from selfalign.engine.defaults import DEFAULT_MODEL
 from selfalign.errors import ConfigError
 from selfalign.stages.base import StageContext, StageResult
 from selfalign.stages.instructions import InstructionsConfig
@@ -109,7 +109,7 @@ def instructions(
     ],
     n: Annotated[int, typer.Option(help="Unique instructions wanted.")] = 200,
     max_prompts: Annotated[int, typer.Option(help="Attempt budget: list prompts sent at most.")] = 480,
-    model: Annotated[str, typer.Option(help="Base model reference.")] = SMOLLM2,
+    model: Annotated[str, typer.Option(help="Base model reference.")] = DEFAULT_MODEL,
     shots: Annotated[int, typer.Option(help="Seed instructions shown per list prompt.")] = 6,
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.9,
     max_new_tokens: Annotated[int, typer.Option(help="Tokens per list prompt at most.")] = 160,
@@ -132,7 +132,7 @@ def split(
 ) -> None:
     """Held-out test split (stratified, with constraints, leakage-checked) before any training data."""
     cfg = SplitConfig(test_fraction=test_fraction, seed=seed)
-    _run(run_split, "split", cfg, out, {"instructions": instructions_file}, SMOLLM2)
+    _run(run_split, "split", cfg, out, {"instructions": instructions_file}, DEFAULT_MODEL)
 
 
 def responses(
@@ -143,7 +143,7 @@ def responses(
     test: Annotated[
         Path | None, typer.Option(help="Held-out test JSONL: pool examples near-copying it are never shown.")
     ] = None,
-    model: Annotated[str, typer.Option(help="Base model reference.")] = SMOLLM2,
+    model: Annotated[str, typer.Option(help="Base model reference.")] = DEFAULT_MODEL,
     shots: Annotated[int, typer.Option(help="Solved examples per prompt.")] = 3,
     samples: Annotated[int, typer.Option(help="Responses per instruction.")] = 1,
     limit: Annotated[int | None, typer.Option(help="Answer only the first N instructions.")] = None,

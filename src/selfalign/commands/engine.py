@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from selfalign.engine import Engine, GenParams, ModelSpec
-from selfalign.engine.defaults import SMOLLM2, cache_dir
+from selfalign.engine.defaults import DEFAULT_MODEL, cache_dir
 from selfalign.engine.provenance import versions
 from selfalign.errors import ContaminationError
 
@@ -22,7 +22,7 @@ console = Console()
 
 
 def doctor(
-    model: Annotated[str, typer.Option(help="Model whose load time and guards to check.")] = SMOLLM2,
+    model: Annotated[str, typer.Option(help="Model whose load time and guards to check.")] = DEFAULT_MODEL,
 ) -> None:
     """Versions, threads, device, cache dir, default-model load time and a guard self-test."""
     table = Table(title="selfalign doctor", show_header=False)
@@ -40,12 +40,17 @@ def doctor(
     table.add_row(
         "templates removed", "; ".join(engine.provenance["guards"]["chat_templates_removed"]) or "none"
     )
+    bos = engine.guard.bos
+    rule = f"{bos.token!r} (id {bos.bos_id}) first" if bos.bos_id is not None else "no BOS"
+    table.add_row("BOS rule", rule)
+    table.add_row("BOS rule from", bos.source)
+    probe = _control_probe(engine)
     try:  # the audit must refuse a literal chat-control token
-        engine.guard.encode("<|im_start|>user hi")
-        table.add_row("guard self-test", "[red]FAILED: control token was accepted[/red]")
+        engine.guard.encode(f"{probe}user hi")
+        table.add_row("guard self-test", f"[red]FAILED: control token {probe!r} was accepted[/red]")
         failed = True
     except ContaminationError:
-        table.add_row("guard self-test", "ok (control token refused)")
+        table.add_row("guard self-test", f"ok (control token {probe!r} refused)")
         failed = False
     for s in engine.provenance.get("sentinels", []):
         table.add_row("sentinel", f"{s['input']!r} → {s['output']!r}")
@@ -54,9 +59,18 @@ def doctor(
         raise typer.Exit(1)
 
 
+def _control_probe(engine: Engine) -> str:
+    """A chat-control token of this model's own vocabulary (a turn marker where it has one)."""
+    tokens = set(engine.guard.control.values())
+    for known in ("<start_of_turn>", "<|im_start|>", "<|start_header_id|>"):
+        if known in tokens:
+            return known
+    return sorted(t for t in tokens if t)[0]
+
+
 def generate(
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="Exact prompt text (no template is added).")],
-    model: Annotated[str, typer.Option(help="Model reference.")] = SMOLLM2,
+    model: Annotated[str, typer.Option(help="Model reference.")] = DEFAULT_MODEL,
     max_new_tokens: Annotated[int, typer.Option(help="Tokens to generate at most.")] = 64,
     temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
@@ -82,8 +96,9 @@ def generate(
     console.rule(f"completion ({g.n_tokens} tokens, stop_reason={g.stop_reason})")
     console.print(g.text, markup=False)
     if show_tokens:
-        for title, text in (("prompt tokens", g.prompt), ("output tokens", g.raw)):
-            ids = engine.guard.encode(text, allow_special=True) if text else []
+        # The prompt as fed: the model's BOS (if its rule adds one) at position 0, then the text's ids.
+        for title, text, bos in (("prompt tokens", g.prompt, True), ("output tokens", g.raw, False)):
+            ids = engine.guard.encode(text, allow_special=True, bos=bos) if text or bos else []
             console.rule(title)
             console.print(
                 " ".join(f"{i}:{engine.guard.decode([i])!r}" for i in ids), markup=False, soft_wrap=True

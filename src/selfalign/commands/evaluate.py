@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from selfalign.engine import Engine, ModelSpec
-from selfalign.engine.defaults import SMOLLM2
+from selfalign.engine.defaults import DEFAULT_MODEL
 from selfalign.errors import ConfigError
 from selfalign.evaluate.conditions import BASE_FEW_SHOT
 from selfalign.evaluate.critic import FALLBACK
@@ -46,7 +46,7 @@ def evaluate(
         list[str] | None,
         typer.Option(help="PEFT adapter to evaluate, NAME=PATH (repeatable); each becomes a condition."),
     ] = None,
-    model: Annotated[str, typer.Option(help="Base model reference (adapters must fit it).")] = SMOLLM2,
+    model: Annotated[str, typer.Option(help="Base model reference (adapters must fit it).")] = DEFAULT_MODEL,
     baseline: Annotated[str, typer.Option(help="Condition the others are compared with.")] = BASE_FEW_SHOT,
     max_new_tokens: Annotated[int, typer.Option(help="Tokens generated per answer at most.")] = 128,
     batch_size: Annotated[int, typer.Option(help="Prompts per batch.")] = 16,

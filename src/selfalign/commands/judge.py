@@ -12,7 +12,7 @@ from rich.console import Console
 
 from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.engine import Engine, ModelSpec
-from selfalign.engine.defaults import SMOLLM2
+from selfalign.engine.defaults import DEFAULT_MODEL
 from selfalign.errors import ConfigError
 from selfalign.judge import SCORERS
 from selfalign.judge.batch import judge_items, load_items, records
@@ -61,7 +61,7 @@ def judge(
             help=f"Pointwise scorer, or 'auto' (calibrate, pick the best); one of {', '.join(SCORERS)}."
         ),
     ] = "auto",
-    model: Model = SMOLLM2,
+    model: Model = DEFAULT_MODEL,
     adapter: Adapter = None,
     checks: Annotated[
         bool, typer.Option(help="Judge items with constraints by their checks instead of the model.")
@@ -109,7 +109,7 @@ def pairs(
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Output directory (pairs.jsonl, manifest.json...).")
     ],
-    model: Model = SMOLLM2,
+    model: Model = DEFAULT_MODEL,
     adapter: Adapter = None,
     critic: Annotated[str, typer.Option(help="'auto' (calibrate, pick the best) or a scorer name.")] = "auto",
     n_samples: Annotated[int, typer.Option(help="Samples per instruction (best-of-N).")] = 4,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
 from selfalign.engine import ModelSpec
-from selfalign.engine.defaults import SMOLLM2
+from selfalign.engine.defaults import DEFAULT_MODEL
 from selfalign.errors import ConfigError
 from selfalign.stages.base import StageContext
 from selfalign.stages.dpo import DPOStageConfig
@@ -57,7 +57,7 @@ def _ctx(name: str, config: Any, out: Path, inputs: dict[str, Path], model: str)
 def sft(
     data: Annotated[Path, typer.Option(help="JSONL of {prompt, completion} (validated as kind 'sft').")],
     out: Annotated[Path, typer.Option(help="Output dir: adapter/, metrics.jsonl, checkpoints/, ...")],
-    model: Annotated[str, typer.Option(help="Base model reference.")] = SMOLLM2,
+    model: Annotated[str, typer.Option(help="Base model reference.")] = DEFAULT_MODEL,
     max_steps: Steps = -1,
     epochs: Epochs = None,
     lr: Lr = None,
@@ -79,7 +79,7 @@ def dpo(
         Path, typer.Option(help="JSONL of preference pairs {prompt, chosen, rejected, margin, source}.")
     ],
     out: Annotated[Path, typer.Option(help="Output dir: adapter/, metrics.jsonl, checkpoints/, ...")],
-    model: Annotated[str, typer.Option(help="Base model reference.")] = SMOLLM2,
+    model: Annotated[str, typer.Option(help="Base model reference.")] = DEFAULT_MODEL,
     sft_adapter: Annotated[
         Path | None,
         typer.Option(help="SFT adapter dir to start from (the reference); omit to start from base."),

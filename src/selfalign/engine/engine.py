@@ -150,4 +150,5 @@ class Engine:
         return out
 
     def count_tokens(self, text: str) -> int:
-        return len(self.guard.encode(text))
+        """Tokens of ``text`` itself (a BOS the rule adds to a sequence is not counted)."""
+        return len(self.guard.encode(text, bos=False))

@@ -258,7 +258,7 @@ def generate_batch(
                 text, reason = raw[:at], "stop"
         results.append(
             Generation(
-                prompt=guard.decode(encoded[row]),
+                prompt=guard.text_of(encoded[row]),
                 raw=raw,
                 text=text,
                 stop_reason=reason,

@@ -2,7 +2,8 @@
 
 Every guard raises :class:`ContaminationError`; none only logs. The :class:`Guard` owns the one encode
 path of the project: ``add_special_tokens=False``, a special-token audit and a decode round trip on
-every prompt.
+every prompt, then the model's own BOS rule (:mod:`selfalign.engine.bos`) applied by us: exactly one BOS at
+position 0 of every sequence when the model declares it, none otherwise.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from selfalign.engine.bos import BosRule
 from selfalign.errors import ContaminationError
 
 _PROBE = "The quick brown fox: jumps ### over 12 lazy dogs.\nInstruction: x"
@@ -66,20 +68,23 @@ def control_tokens(tokenizer: Any) -> dict[int, str]:
 
 @dataclass
 class Guard:
-    """The only encode path: no injected special tokens, audited ids, exact round trip."""
+    """The only encode path: no injected special tokens, audited ids, exact round trip, the model's BOS."""
 
     tokenizer: Any
     control: dict[int, str] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
+    bos: BosRule = field(default_factory=lambda: BosRule(None, None, "none"))
 
     @classmethod
-    def install(cls, tokenizer: Any, source: str) -> Guard:
+    def install(cls, tokenizer: Any, source: str, bos: BosRule | None = None) -> Guard:
         removed = strip_chat_templates(tokenizer, source)
         assert_no_chat_template(tokenizer)
-        guard = cls(tokenizer=tokenizer, control=control_tokens(tokenizer))
+        rule = bos or BosRule(None, None, "none given")
+        guard = cls(tokenizer=tokenizer, control=control_tokens(tokenizer), bos=rule)
         guard.report = {
             "chat_templates_removed": removed,
             "control_tokens": len(guard.control),
+            "bos": rule.report,
             **guard.check_special_injection(),
         }
         return guard
@@ -96,16 +101,28 @@ class Guard:
         # A tokenizer that *would* add BOS/EOS by default is fine: we never ask it to. Recorded.
         return {"default_adds_special_tokens": with_ != without, "probe_ids_without_special": len(without)}
 
-    def encode(self, text: str, *, allow_special: bool = False) -> list[int]:
-        return self.encode_batch([text], allow_special=allow_special)[0]
+    def encode(self, text: str, *, allow_special: bool = False, bos: bool = True) -> list[int]:
+        """Ids of ``text``; ``bos=True`` starts a sequence (the model's BOS rule), ``False`` encodes a part
+        that follows other ids (a continuation, an answer, a delimiter)."""
+        return self.encode_batch([text], allow_special=allow_special, bos=bos)[0]
 
-    def encode_batch(self, texts: Sequence[str], *, allow_special: bool = False) -> list[list[int]]:
+    def encode_batch(
+        self, texts: Sequence[str], *, allow_special: bool = False, bos: bool = True
+    ) -> list[list[int]]:
         if not texts:
             return []
         batch = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         for text, ids in zip(texts, batch, strict=True):
             self.audit(text, ids, allow_special=allow_special)
-        return [list(ids) for ids in batch]
+            if bos and self.bos.bos_id is not None and ids[:1] == [self.bos.bos_id]:
+                raise ContaminationError(
+                    f"text starts with the BOS token {self.bos.token!r}; the guard adds it (never twice)"
+                )
+        return [self.bos.apply(list(ids)) if bos else list(ids) for ids in batch]
+
+    def text_of(self, ids: Sequence[int]) -> str:
+        """The text of a sequence the guard encoded: its BOS (if the rule added one) is not text."""
+        return self.decode(self.bos.strip(list(ids)))
 
     def audit(self, text: str, ids: Sequence[int], *, allow_special: bool = False) -> None:
         """Raise on a control token the text did not literally ask for, or on any round-trip mismatch."""

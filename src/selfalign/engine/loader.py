@@ -13,6 +13,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
 from selfalign.engine import defaults
+from selfalign.engine.bos import read_bos_rule
 from selfalign.engine.guards import Guard
 from selfalign.engine.provenance import (
     git_state,
@@ -21,6 +22,7 @@ from selfalign.engine.provenance import (
     versions,
     weight_hashes,
 )
+from selfalign.engine.quiet import quiet
 from selfalign.errors import ModelRefError, QuantizationError
 
 Quant = Literal["none", "8bit", "4bit"]
@@ -32,7 +34,7 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 class ModelSpec:
     """What to load. ``ref``: an embedded name, a local HF dir, a ``.gguf`` file, or a hub id."""
 
-    ref: str = defaults.SMOLLM2
+    ref: str = defaults.DEFAULT_MODEL
     dtype: DType = "auto"
     quant: Quant = "none"
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -87,10 +89,10 @@ def quantization_config(spec: ModelSpec, device: str, dtype: torch.dtype) -> Bit
 
 def _source(spec: ModelSpec) -> tuple[str, Path | str, dict[str, Any]]:
     """(kind, location, extra provenance) for a reference, with a clear error for bad ones."""
-    ref = spec.ref
-    if ref == defaults.SMOLLM2:
-        path = defaults.smollm2_dir()
-        return "embedded", path, {"gguf": defaults.source_info(path)}
+    ref = defaults.canonical(spec.ref)
+    if ref in (defaults.GEMMA3, defaults.SMOLLM2):
+        path = defaults.model_dir(ref)
+        return "embedded", path, {"gguf": defaults.source_info(path), "public_id": defaults.HUB_IDS[ref]}
     if ref in defaults.TINY_MODELS:
         return "tiny", ref, {}
     path = Path(ref).expanduser()
@@ -130,12 +132,18 @@ def _check_hub(ref: str) -> None:
         ) from e
 
 
-def _load_tokenizer(kind: str, where: Path | str, spec: ModelSpec) -> Any:
-    src = defaults.smollm2_dir() if kind == "tiny" else where
+def _tokenizer_dir(kind: str, where: Path | str, spec: ModelSpec) -> Path | str:
+    return defaults.tokenizer_dir(spec.ref) if kind == "tiny" else where
+
+
+def _load_tokenizer(src: Path | str, kind: str, spec: ModelSpec) -> Any:
     try:
-        return AutoTokenizer.from_pretrained(
-            src, revision=spec.revision if kind == "hub" else None, trust_remote_code=spec.trust_remote_code
-        )
+        with quiet():
+            return AutoTokenizer.from_pretrained(
+                src,
+                revision=spec.revision if kind == "hub" else None,
+                trust_remote_code=spec.trust_remote_code,
+            )
     except OSError as e:
         raise ModelRefError(
             f"model '{spec.ref}': tokenizer could not be loaded: {str(e).splitlines()[0]}"
@@ -149,21 +157,24 @@ def load(spec: ModelSpec) -> Loaded:
     dtype = resolve_dtype(spec, device)
     quant = quantization_config(spec, device, dtype)  # refuses 4/8-bit without CUDA before any loading
     kind, where, extra = _source(spec)
-    tokenizer = _load_tokenizer(kind, where, spec)
-    guard = Guard.install(tokenizer, source=str(where))
+    tok_src = _tokenizer_dir(kind, where, spec)
+    tokenizer = _load_tokenizer(tok_src, kind, spec)
+    rule = read_bos_rule(tokenizer, tok_src if isinstance(tok_src, Path) else None)
+    guard = Guard.install(tokenizer, source=str(where), bos=rule)
     if kind == "tiny":
         model = defaults.build_tiny(spec.ref, tokenizer, seed=spec.seed).to(dtype)
     else:
         try:
-            model = AutoModelForCausalLM.from_pretrained(
-                where,
-                dtype=dtype,
-                quantization_config=quant,
-                use_safetensors=True,
-                trust_remote_code=spec.trust_remote_code,
-                revision=spec.revision if kind == "hub" else None,
-                device_map={"": device} if quant is not None else None,
-            )
+            with quiet():
+                model = AutoModelForCausalLM.from_pretrained(
+                    where,
+                    dtype=dtype,
+                    quantization_config=quant,
+                    use_safetensors=True,
+                    trust_remote_code=spec.trust_remote_code,
+                    revision=spec.revision if kind == "hub" else None,
+                    device_map={"": device} if quant is not None else None,
+                )
         except OSError as e:
             raise ModelRefError(f"model '{spec.ref}': could not be loaded: {str(e).splitlines()[0]}") from e
     if quant is None:

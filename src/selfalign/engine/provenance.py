@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from selfalign.engine.defaults import cache_dir, sha256_file
+from selfalign.engine.gguf_build import cache_dir, sha256_file
 
 _PACKAGES = ("selfalign", "torch", "transformers", "peft", "trl", "accelerate", "datasets", "tokenizers")
 

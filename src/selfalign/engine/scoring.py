@@ -16,13 +16,14 @@ def encode_pair(guard: Guard, prompt: str, option: str, allow_special: bool) -> 
 
     As in lm-evaluation-harness: encode the whole text and the context; when the context's ids are a prefix
     of the whole, the rest is the continuation (the tokenisation the model would really see). If a token
-    merges across the boundary, fall back to encoding the two parts separately.
+    merges across the boundary, fall back to encoding the two parts separately. The context starts the
+    sequence (the model's BOS, if it has that rule); the continuation never carries one.
     """
     ctx = guard.encode(prompt, allow_special=allow_special)
     whole = guard.encode(prompt + option, allow_special=allow_special)
     if whole[: len(ctx)] == ctx and len(whole) > len(ctx):
         return ctx, whole[len(ctx) :]
-    cont = guard.encode(option, allow_special=allow_special)
+    cont = guard.encode(option, allow_special=allow_special, bos=False)
     if not cont:
         raise ValueError(f"option {option!r} encodes to no tokens")
     return ctx, cont

@@ -27,9 +27,11 @@ def run_sentinels(engine: Engine, max_new_tokens: int = 12) -> list[dict[str, An
                 f"sentinel input changed in the tokenizer: sent {probe!r}, fed {g.prompt!r}"
             )
         leaked = engine.guard.control_in(g.raw)
-        if leaked:
+        # A random test model emits random ids, Gemma's 6,249 special tokens among them: noise, not a leak.
+        if leaked and engine.provenance.get("kind") != "tiny":
             raise ContaminationError(f"sentinel {probe!r}: output contains chat-control token(s) {leaked}")
         results.append(
-            {"input": g.prompt, "output": g.raw, "stop_reason": g.stop_reason, "n_tokens": g.n_tokens}
+            {"input": g.prompt, "output": g.raw, "stop_reason": g.stop_reason, "n_tokens": g.n_tokens,
+             "n_prompt_tokens": g.n_prompt_tokens}
         )
     return results

@@ -49,7 +49,7 @@ class LikelihoodContrast:
         whole = engine.guard.encode(prompt + fmt.completion(response))
         if whole[: len(body)] == body:
             return len(whole) - len(body)
-        return min(n_total - 1, len(engine.guard.encode(fmt.end)))
+        return min(n_total - 1, len(engine.guard.encode(fmt.end, bos=False)))
 
     def score(self, engine: Engine, items: Sequence[Item], adapter: str | None = None) -> list[Judgment]:
         fmt = get_format()

@@ -54,8 +54,8 @@ def dpo_dataset(engine: Engine, pairs: Sequence[tuple[str, str, str]]) -> Datase
         ctx_r, cont_r = split_ids(engine, prompt, rejected)
         if ctx_c != ctx_r:  # encode_pair fell back to separate encoding for one side; keep one shared prompt
             ctx_c = ctx_r = list(engine.guard.encode(prompt))
-            cont_c = [*engine.guard.encode(chosen), eos_id(engine)]
-            cont_r = [*engine.guard.encode(rejected), eos_id(engine)]
+            cont_c = [*engine.guard.encode(chosen, bos=False), eos_id(engine)]
+            cont_r = [*engine.guard.encode(rejected, bos=False), eos_id(engine)]
         rows["prompt_ids"].append(ctx_c)
         rows["chosen_ids"].append(cont_c)
         rows["rejected_ids"].append(cont_r)
