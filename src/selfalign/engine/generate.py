@@ -18,6 +18,7 @@ from transformers import (
     TopPLogitsWarper,
 )
 
+from selfalign.engine import head
 from selfalign.engine.guards import Guard
 from selfalign.engine.types import Generation, GenParams, StopReason
 
@@ -184,7 +185,7 @@ def decode(
             seqs, mask, positions, step_ids = seqs[sel], mask[sel], positions[sel], step_ids[sel]
             rows = [rows[i] for i in keep]
         out = model(input_ids=step_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                    use_cache=True, logits_to_keep=1)  # fmt: skip
+                    use_cache=True, logits_to_keep=head.last())  # fmt: skip
         logits, cache = out.logits[:, -1, :], out.past_key_values
     return gens
 
@@ -200,13 +201,13 @@ def prefill(
     uniq, inverse = torch.unique(input_ids, dim=0, return_inverse=True)
     if len(uniq) == input_ids.shape[0]:
         out = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                    logits_to_keep=1)  # fmt: skip
+                    logits_to_keep=head.last())  # fmt: skip
         return out.logits[:, -1, :], out.past_key_values
     first = torch.zeros(len(uniq), dtype=torch.long, device=input_ids.device)
     first.scatter_reduce_(0, inverse, torch.arange(len(inverse), device=input_ids.device), "amin",
                           include_self=False)  # fmt: skip
     out = model(input_ids=input_ids[first], attention_mask=mask[first], position_ids=positions[first],
-                use_cache=True, logits_to_keep=1)  # fmt: skip
+                use_cache=True, logits_to_keep=head.last())  # fmt: skip
     cache = out.past_key_values
     cache.batch_select_indices(inverse)
     return out.logits[inverse, -1, :], cache

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from selfalign.engine import head
 from selfalign.engine.guards import Guard
 from selfalign.engine.types import OptionScore
 
@@ -34,7 +35,7 @@ def score_batch(model: Any, pairs: list[tuple[list[int], list[int]]], pad_id: in
     device = next(model.parameters()).device
     seqs = [ctx + cont for ctx, cont in pairs]
     width = max(len(s) for s in seqs)
-    keep = max(len(cont) for _, cont in pairs) + 1
+    keep = max(len(cont) for _, cont in pairs)
     input_ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for i, s in enumerate(seqs):
@@ -47,10 +48,10 @@ def score_batch(model: Any, pairs: list[tuple[list[int], list[int]]], pad_id: in
             attention_mask=mask.to(device),
             position_ids=positions.to(device),
             use_cache=False,
-            logits_to_keep=keep,
-        ).logits.float()
-    logp = torch.log_softmax(logits, dim=-1).cpu()
-    # logits at column j predict token width-keep+j+1; continuation occupies the last n columns of ids.
+            logits_to_keep=head.predicting(width, keep, device),
+        ).logits
+    logp = torch.log_softmax(head.predicting_rows(logits, width, keep).float(), dim=-1).cpu()
+    # column j predicts token width-keep+j; a continuation of n tokens is read from the last n columns.
     return [_option_score(logp[i], cont, keep) for i, (_, cont) in enumerate(pairs)]
 
 
@@ -149,7 +150,7 @@ def score_shared(
                 attention_mask=stem_mask.to(device),
                 position_ids=(stem_mask.cumsum(-1) - 1).clamp(min=0).to(device),
                 use_cache=True,
-                logits_to_keep=1,
+                logits_to_keep=head.last(),
             ).past_key_values
         kv = [(layer.keys, layer.values) for layer in cache.layers]
         rows = [(j, p, seq) for j, k in enumerate(sidx) for p, seq in stems[k][1]]
@@ -161,7 +162,7 @@ def score_shared(
             # continue from each stem's own length, so every continuation ends at the right edge.
             start = stem_mask.sum(-1)[sel].unsqueeze(1)
             positions = (start + mask.cumsum(-1) - 1).clamp(min=0)
-            keep = max(len(pairs[p][1]) for _, p, _ in chunk) + 1
+            keep = max(len(pairs[p][1]) for _, p, _ in chunk)
             with torch.inference_mode():
                 logits = model(
                     input_ids=ids.to(device),
@@ -170,18 +171,19 @@ def score_shared(
                     past_key_values=DynamicCache([(k[sel.to(k.device)], v[sel.to(v.device)]) for k, v in kv],
                                                  config=model.config),
                     use_cache=True,
-                    logits_to_keep=keep,
-                ).logits.float()  # fmt: skip
-            logp = torch.log_softmax(logits, dim=-1).cpu()
+                    logits_to_keep=head.predicting(ids.shape[1], keep, device),
+                ).logits  # fmt: skip
+            logp = torch.log_softmax(head.predicting_rows(logits, ids.shape[1], keep).float(), dim=-1).cpu()
             for r, (_, p, _) in enumerate(chunk):
                 out[p] = _option_score(logp[r], pairs[p][1], keep)
     return [s for s in out if s is not None]
 
 
 def _option_score(logp: torch.Tensor, cont: list[int], keep: int) -> OptionScore:
-    """Score of ``cont`` from the last ``keep`` log-prob rows of a right-aligned sequence."""
+    """Score of ``cont`` from the ``keep`` log-prob rows that predict the last ``keep`` tokens of a
+    right-aligned sequence (``cont`` is its last ``len(cont) <= keep`` tokens)."""
     n = len(cont)
     target = torch.tensor(cont, dtype=torch.long).unsqueeze(1)
-    tok = logp[keep - 1 - n : keep - 1].gather(1, target).squeeze(1)
+    tok = logp[keep - n : keep].gather(1, target).squeeze(1)
     total = float(tok.sum())
     return OptionScore(sum=total, mean=total / n, n_tokens=n, token_logprobs=tuple(tok.tolist()))
