@@ -277,3 +277,19 @@ def test_repeat_request_is_not_bound_to_a_multi_line_instruction() -> None:
             "Summarize:\nThe text.", random.Random(seed), allowed_types={"repeat_request", "no_commas"}
         )
         assert cs[0]["type"] == "no_commas"
+
+
+def test_every_type_has_at_least_three_distinct_wordings() -> None:
+    for ctype, obj in REGISTRY.items():
+        params = obj.sample_params(random.Random(1))
+        wordings = obj.phrasings(params)
+        assert len(set(wordings)) == len(wordings) >= 3, ctype
+        assert obj.describe(params) == wordings[0]  # canonical without an rng
+
+
+def test_augment_varies_the_wording_of_one_constraint() -> None:
+    texts = {
+        augment("Describe a harbour.", random.Random(seed), allowed_types={"no_commas"})[0]
+        for seed in range(30)
+    }
+    assert texts == {"Describe a harbour. " + w for w in REGISTRY["no_commas"].phrasings({})}

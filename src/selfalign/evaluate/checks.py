@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from selfalign.constraints import check_all
+from selfalign.constraints import check_all, ifeval_result
 from selfalign.evaluate.items import HeldOutItem
 
 
@@ -23,3 +23,14 @@ def score_output(item: HeldOutItem, output: str) -> tuple[list[dict[str, Any]], 
         for r, c in zip(results, item.constraints, strict=True)
     ]
     return checks, all(r.passed for r in results)
+
+
+def ifeval_output(item: HeldOutItem, output: str) -> dict[str, Any] | None:
+    """IFEval's strict/loose verdicts for one output (``constraints.ifeval``); None for open-ended items.
+
+    Reported beside ``score_output``'s own verdict so results compare with published IFEval numbers;
+    aggregate a run's records with ``constraints.ifeval_scores``.
+    """
+    if not item.verifiable:
+        return None
+    return ifeval_result(output, item.constraints).to_dict()
