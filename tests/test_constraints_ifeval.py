@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import re
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +142,13 @@ def test_evaluation_record_carries_ifeval_verdicts() -> None:
         "prompt_loose": True,
     }
     assert ifeval_output(HeldOutItem("o", "Chat.", "c"), "anything") is None
+
+
+def test_doc_mapping_table_matches_the_code() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "CONSTRAINTS.md").read_text("utf-8")
+    rows = {}
+    for line in doc.splitlines():
+        m = re.match(r"\| `([a-z_]+:[a-z_]+)` \| (.+?) \|", line)
+        if m:
+            rows[m.group(1)] = tuple(re.findall(r"`([a-z_]+)`", m.group(2)))
+    assert rows == {cover.ifeval_id: cover.types for cover in IFEVAL_COVERAGE}
