@@ -55,7 +55,7 @@ class FixedChoice(ConstraintType):
 
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         got = _squash(answer)
-        if got in p["options"]:
+        if got in [_squash(o) for o in p["options"]]:
             return True, f"answer is the option {got!r}"
         return False, f"answer {got[:40]!r} is none of {p['options']}"
 

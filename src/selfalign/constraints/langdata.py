@@ -62,13 +62,21 @@ STOPWORDS: dict[str, frozenset[str]] = {
     "Italian": frozenset(
         _split(
             "il che è della degli gli sono anche molto questo questa nel nella perché più ci hanno"
-            " essere alla delle"
+            " essere alla delle dei dal dalla dalle sul sulla nei ed quello stato suo loro"
         )
     ),
     "Portuguese": frozenset(
-        _split("não uma os do da dos em ao são é mais muito isso você também pelo pela seu sua eles foi")
+        _split(
+            "não uma os do da dos em ao são é mais muito isso você também pelo pela seu sua eles foi até à"
+            " com esse essa ela ele tem nas num numa já"
+        )
     ),
-    "Russian": frozenset(_split("и в не на что это как с по он она они мы вы я для от из но же все так был")),
+    "Russian": frozenset(
+        _split(
+            "и в не на что это как с по он она они мы вы я для от из но же все так был к у о со во эта этот"
+            " эти его её их бы уже только когда даже или при"
+        )
+    ),
 }
 
 # Languages ``sample_params`` draws: ones a small base model may plausibly write. The rest are for
