@@ -22,7 +22,7 @@ from selfalign.constraints import (
     types_for,
 )
 from selfalign.constraints.ifeval_map import UNMAPPED_TYPES
-from selfalign.evaluate.checks import ifeval_output
+from selfalign.evaluate.checks import ifeval_output, ifeval_rates
 from selfalign.evaluate.items import HeldOutItem
 
 GROUPS = {
@@ -152,3 +152,21 @@ def test_doc_mapping_table_matches_the_code() -> None:
         if m:
             rows[m.group(1)] = tuple(re.findall(r"`([a-z_]+)`", m.group(2)))
     assert rows == {cover.ifeval_id: cover.types for cover in IFEVAL_COVERAGE}
+
+
+def test_ifeval_rates_aggregate_eval_records() -> None:
+    quoted = HeldOutItem("a", "Say hi.", "creative", [c("quoted")])
+    records = [
+        {"id": "a", "ifeval": ifeval_output(quoted, 'Sure:\n"Hi there."')},
+        {"id": "b", "ifeval": ifeval_output(quoted, '"Hello."')},
+        {"id": "open", "ifeval": None},
+    ]
+    assert ifeval_rates(records) == {
+        "prompt_strict": 0.5,
+        "prompt_loose": 1.0,
+        "instruction_strict": 0.5,
+        "instruction_loose": 1.0,
+        "prompts": 2,
+        "instructions": 2,
+    }
+    assert ifeval_rates([{"id": "open"}]) is None
