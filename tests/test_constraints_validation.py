@@ -117,10 +117,10 @@ def test_check_and_describe_validate_params() -> None:
 
 
 def test_type_lists_and_held_out_split() -> None:
-    assert len(all_types()) == 20
+    assert len(all_types()) == 30
     assert all_types() == sorted(REGISTRY)
-    assert len(HELD_OUT_TYPES) == 3 and set(all_types()) >= HELD_OUT_TYPES
+    assert len(HELD_OUT_TYPES) == 5 and set(all_types()) >= HELD_OUT_TYPES
     assert set(train_types()) == set(all_types()) - HELD_OUT_TYPES
     assert get_type("quoted").name == "quoted"
-    with pytest.raises(DataError, match="known: bullet_count, ends_with"):
+    with pytest.raises(DataError, match="known: bullet_count, capital_word_frequency, ends_with"):
         get_type("Quoted")

@@ -41,6 +41,11 @@ class ConstraintType(ABC):
 
     name: ClassVar[str]
     specs: ClassVar[dict[str, ParamSpec]] = {}
+    # False for a type that only makes sense on an instruction written for it (fixed answer options):
+    # ``augment`` never draws it; hand-written items may still use it.
+    attachable: ClassVar[bool] = True
+    # Parameters that come from the instruction itself (``bind``), so descriptions do not state them.
+    implicit_params: ClassVar[frozenset[str]] = frozenset()
 
     def validate(
         self, params: object, where: str = DEFAULT_WHERE, prefix: str = "params", line: int | None = None
@@ -48,9 +53,26 @@ class ConstraintType(ABC):
         """Normalized copy of ``params``; raises ``DataError`` naming ``<prefix>.<name>`` when invalid."""
         return validate_params(params, self.specs, where, prefix, line)
 
-    def describe(self, params: dict[str, Any]) -> str:
-        """A natural English sentence to append to an instruction, e.g. ``"Do not use any commas."``."""
-        return self._describe(self.validate(params))
+    def describe(self, params: dict[str, Any], rng: random.Random | None = None) -> str:
+        """A natural English sentence to append to an instruction, e.g. ``"Do not use any commas."``.
+
+        Without ``rng`` the canonical wording; with it one of :meth:`phrasings`, drawn from ``rng``, so
+        that training data does not teach one fixed sentence per constraint.
+        """
+        options = self.phrasings(params)
+        return options[0] if rng is None else rng.choice(options)
+
+    def phrasings(self, params: dict[str, Any]) -> list[str]:
+        """Every wording of the constraint (canonical first); each states all non-implicit params."""
+        p = self.validate(params)
+        return [self._describe(p), *self._rephrase(p)]
+
+    def bind(self, params: dict[str, Any], instruction: str) -> dict[str, Any] | None:
+        """``params`` adapted to the instruction they will be attached to; None if they cannot be.
+
+        Only types with :attr:`implicit_params` (repeat the request) change anything.
+        """
+        return params
 
     def check(self, answer: str, params: dict[str, Any]) -> CheckResult:
         """Deterministic verdict on ``answer``. A blank answer fails every check (nothing was followed)."""
@@ -76,6 +98,10 @@ class ConstraintType(ABC):
 
     @abstractmethod
     def _describe(self, p: dict[str, Any]) -> str: ...
+
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        """Other wordings of the same constraint (same meaning, same check)."""
+        return []
 
     @abstractmethod
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]: ...

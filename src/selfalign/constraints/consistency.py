@@ -6,9 +6,11 @@ from typing import Any
 
 from selfalign.constraints.base import RequiredText
 from selfalign.constraints.compat import conflict_reason
+from selfalign.constraints.counting import capital_words
+from selfalign.constraints.langdata import CASELESS_SCRIPTS, SCRIPTS
 from selfalign.constraints.lexical import has_comma, has_digit
 from selfalign.constraints.registry import REGISTRY, validate_constraint
-from selfalign.constraints.text import count_phrase, folded_words
+from selfalign.constraints.text import count_phrase, folded_words, words
 
 
 def conflicts(constraints: list[dict[str, Any]]) -> list[str]:
@@ -48,9 +50,9 @@ def _params_conflicts(c: dict[str, Any], others: list[dict[str, Any]]) -> list[s
                 out.append(f"max_words {p['n']} x {o['type']}: an obeying answer needs at least {need} words")
     elif kind == "sentence_count":
         for o in others:
-            if o["type"] == "paragraph_count" and o["params"]["n"] > p["n"]:
+            if o["type"] in ("paragraph_count", "nth_paragraph_first_word") and o["params"]["n"] > p["n"]:
                 out.append(
-                    f"sentence_count {p['n']} x paragraph_count {o['params']['n']}: "
+                    f"sentence_count {p['n']} x {o['type']} {o['params']['n']}: "
                     "every paragraph holds at least one sentence"
                 )
     elif kind == "exclude_words":
@@ -75,4 +77,50 @@ def _params_conflicts(c: dict[str, Any], others: list[dict[str, Any]]) -> list[s
         for otype, req in _required(others):
             if has_digit(req.text):
                 out.append(f"no_digits x {otype}: {otype} requires {req.text!r}")
+    else:
+        out.extend(_family_conflicts(kind, p, others))
+    return out
+
+
+def _family_conflicts(kind: str, p: dict[str, Any], others: list[dict[str, Any]]) -> list[str]:
+    """Params-level conflicts of the types added for IFEval's remaining families."""
+    out: list[str] = []
+    if kind == "fixed_choice":
+        # The answer is an option verbatim, so some option must itself pass every other constraint.
+        def obeys(option: str) -> bool:
+            return all(REGISTRY[o["type"]].check(option, o["params"]).passed for o in others)
+
+        if not any(obeys(opt) for opt in p["options"]):
+            named = ", ".join(o["type"] for o in others)
+            out.append(f"fixed_choice x {named}: no option {p['options']} obeys them")
+    elif kind == "capital_word_frequency" and p["relation"] == "at most":
+        for otype, req in _required(others):
+            if req.case_sensitive and len(capital_words(req.text)) > p["n"]:
+                out.append(f"capital_word_frequency at most {p['n']} x {otype}: requires {req.text!r}")
+    elif kind == "nth_paragraph_first_word" and p["nth"] == 1:
+        for o in others:
+            first = words(o["params"]["phrase"])[:1] if o["type"] == "starts_with" else None
+            if first is not None and [w.casefold() for w in first] != [p["word"].casefold()]:
+                out.append(
+                    f"nth_paragraph_first_word x starts_with: paragraph 1 must start with {p['word']!r}, "
+                    f"the answer with {o['params']['phrase']!r}"
+                )
+    elif kind == "response_language":
+        out.extend(_language_conflicts(p["language"], others))
+    return out
+
+
+def _language_conflicts(language: str, others: list[dict[str, Any]]) -> list[str]:
+    out: list[str] = []
+    if language != "English":
+        for otype, req in _required(others):
+            # Required texts are English; one Latin letter to count is fine in another Latin language.
+            if otype == "letter_frequency" and SCRIPTS[language] == ("LATIN",):
+                continue
+            if any(c.isalpha() for c in req.text):
+                out.append(f"response_language {language} x {otype}: {otype} requires {req.text!r}")
+    if set(SCRIPTS[language]) <= CASELESS_SCRIPTS:
+        for o in others:
+            if o["type"] in ("lowercase", "uppercase", "capital_word_frequency"):
+                out.append(f"response_language {language} x {o['type']}: the {language} script has no case")
     return out

@@ -29,6 +29,14 @@ class BulletCount(ConstraintType):
             f'Answer with exactly {plural(p["n"], "bullet point")}, each on its own line starting with "- ".'
         )
 
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        n = p["n"]
+        return [
+            f"Your answer must be a Markdown bullet list of exactly {plural(n, 'item')} (lines starting"
+            " with - or *).",
+            f'Reply with {n} {"bullet" if n == 1 else "bullets"} and no more, each line beginning with "- ".',
+        ]
+
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         found = len(BULLET_RE.findall(normalize_newlines(answer)))
         return found == p["n"], f"found {plural(found, 'bullet')}, need exactly {p['n']}"
@@ -46,6 +54,13 @@ class NumberedList(ConstraintType):
 
     def _describe(self, p: dict[str, Any]) -> str:
         return f"Format your answer as a numbered list (1., 2., ...) with exactly {plural(p['n'], 'item')}."
+
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        n = p["n"]
+        return [
+            f"Give your answer as exactly {plural(n, 'numbered point')}, written 1., 2. and so on.",
+            f"Write your answer as {plural(n, 'list line')} numbered in order, the first starting with 1.",
+        ]
 
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         found = len(NUMBERED_RE.findall(normalize_newlines(answer)))
@@ -65,6 +80,13 @@ class SentenceCount(ConstraintType):
 
     def _describe(self, p: dict[str, Any]) -> str:
         return f"Answer in exactly {plural(p['n'], 'sentence')}."
+
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        n = p["n"]
+        return [
+            f"Your reply must be exactly {plural(n, 'sentence')} long.",
+            f"Use {n} {'sentence' if n == 1 else 'sentences'} in total, no more and no fewer.",
+        ]
 
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         found = len(sentences(answer))
@@ -86,6 +108,15 @@ class ParagraphCount(ConstraintType):
             return "Write exactly 1 paragraph, with no blank lines."
         return f"Write exactly {p['n']} paragraphs, separated from each other by a blank line."
 
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        n = p["n"]
+        if n == 1:
+            return ["Keep your answer to exactly 1 paragraph without blank lines.", "Reply in 1 paragraph."]
+        return [
+            f"Split your answer into {n} paragraphs, with one blank line between paragraphs.",
+            f"Your response should have exactly {n} paragraphs; put an empty line between them.",
+        ]
+
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         found = len(paragraphs(answer))
         return found == p["n"], f"found {plural(found, 'paragraph')}, need exactly {p['n']}"
@@ -102,6 +133,12 @@ class OneLine(ConstraintType):
 
     def _describe(self, p: dict[str, Any]) -> str:
         return "Write your whole answer on a single line, with no line breaks."
+
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        return [
+            "Keep everything on one line: do not press Enter anywhere in your answer.",
+            "Reply in a single line of text without any line breaks.",
+        ]
 
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         # Leading/trailing whitespace is ignored: a trailing newline is not a second line.

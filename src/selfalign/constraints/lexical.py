@@ -39,6 +39,12 @@ class Lowercase(ConstraintType):
     def _describe(self, p: dict[str, Any]) -> str:
         return "Write your entire answer in lowercase letters, with no capital letters at all."
 
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        return [
+            "Use only lowercase letters in your reply; no capitals anywhere, not even at sentence starts.",
+            "Your whole response must be in lowercase.",
+        ]
+
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         upper = [c for c in answer if c.isupper()]
         if upper:
@@ -57,6 +63,12 @@ class Uppercase(ConstraintType):
 
     def _describe(self, p: dict[str, Any]) -> str:
         return "Write your entire answer in capital letters only, with no lowercase letters at all."
+
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        return [
+            "Your whole response must be in uppercase letters.",
+            "Use capital letters for every letter of your response, with no lowercase at all.",
+        ]
 
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         lower = [c for c in answer if c.islower()]
@@ -77,6 +89,13 @@ class MaxWords(ConstraintType):
     def _describe(self, p: dict[str, Any]) -> str:
         return f"Use at most {plural(p['n'], 'word')}."
 
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        n = p["n"]
+        return [
+            f"Keep your answer under {n + 1} words ({n} at most).",
+            f"Your reply must not be longer than {plural(n, 'word')}.",
+        ]
+
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         found = len(words(answer))
         return found <= p["n"], f"found {plural(found, 'word')}, need at most {p['n']}"
@@ -91,6 +110,13 @@ class MinWords(ConstraintType):
 
     def _describe(self, p: dict[str, Any]) -> str:
         return f"Write at least {plural(p['n'], 'word')}."
+
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        n = p["n"]
+        return [
+            f"Your answer should be no shorter than {plural(n, 'word')}.",
+            f"Make your reply {n} words long or longer.",
+        ]
 
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         found = len(words(answer))
@@ -109,6 +135,12 @@ class NoCommas(ConstraintType):
     def _describe(self, p: dict[str, Any]) -> str:
         return "Do not use any commas."
 
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        return [
+            "Avoid commas entirely in your response.",
+            "Your answer must not contain a single comma.",
+        ]
+
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         found = len(_COMMA_RE.findall(answer))
         return found == 0, f"found {plural(found, 'comma')}, need 0"
@@ -122,6 +154,12 @@ class NoDigits(ConstraintType):
 
     def _describe(self, p: dict[str, Any]) -> str:
         return "Do not use any digits; write any numbers out in words."
+
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        return [
+            "Spell out every number in words; your answer must contain no digits.",
+            "Avoid numerals (0 to 9) completely and write numbers as words.",
+        ]
 
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         found = _DIGIT_RE.findall(answer)

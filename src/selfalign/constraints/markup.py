@@ -35,6 +35,14 @@ class JsonKeys(ConstraintType):
         noun = "key" if len(p["keys"]) == 1 else "keys"
         return f"Answer only with a JSON object that has the {noun} {keys}, and no other text."
 
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        keys = quote_list(p["keys"], "and")
+        noun = "key" if len(p["keys"]) == 1 else "keys"
+        return [
+            f"Reply with valid JSON only: one object with the {noun} {keys}.",
+            f"Format your entire output as a JSON object containing the {noun} {keys}; write nothing else.",
+        ]
+
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         body = unfence_json(answer)
         try:
@@ -64,6 +72,12 @@ class Quoted(ConstraintType):
     def _describe(self, p: dict[str, Any]) -> str:
         return "Wrap your entire answer in double quotation marks."
 
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        return [
+            'Put your whole response inside double quotes, starting and ending with ".',
+            "Enclose the full answer in a pair of double quotation marks.",
+        ]
+
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         s = answer.strip()
         if len(s) >= 2 and s.startswith(_OPENING_QUOTES) and s.endswith(_CLOSING_QUOTES):
@@ -84,6 +98,12 @@ class Title(ConstraintType):
 
     def _describe(self, p: dict[str, Any]) -> str:
         return "Give your answer a title wrapped in double angle brackets, such as <<my title>>."
+
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        return [
+            "Include a title in your reply, written between << and >>, for example <<a short title>>.",
+            "Add a title surrounded by double angle brackets, like <<title here>>.",
+        ]
 
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         for m in _TITLE_RE.finditer(answer):
@@ -107,6 +127,14 @@ class Placeholders(ConstraintType):
         if n == 1:
             return "Include at least 1 placeholder in square brackets, such as [name]."
         return f"Include at least {n} placeholders in square brackets, such as [name] and [date]."
+
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        n = p["n"]
+        return [
+            f"Leave at least {plural(n, 'placeholder')} for the reader to fill in, written in square brackets"
+            " like [address].",
+            f"Your answer must contain {n} or more bracketed placeholders, for example [company].",
+        ]
 
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         found = [m.group(0) for m in _PLACEHOLDER_RE.finditer(answer) if WORD_RE.search(m.group(1))]

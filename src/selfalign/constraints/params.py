@@ -13,8 +13,9 @@ from selfalign.constraints.text import folded_words, words
 from selfalign.errors import DataError
 
 # int: a whole number in [lo, hi]. phrase: one line of text, no surrounding whitespace.
-# word: exactly one word (see text.WORD_RE). words: list of words/short phrases. keys: list of JSON keys.
-Kind = Literal["int", "phrase", "word", "words", "keys"]
+# word: exactly one word (see text.WORD_RE). words: list of words/short phrases (lo..MAX_ITEMS of them).
+# keys: list of JSON keys. choice: one of ``choices`` exactly (a fixed vocabulary: languages, markers).
+Kind = Literal["int", "phrase", "word", "words", "keys", "choice"]
 
 MAX_TEXT = 200  # characters per phrase/word/key: longer is a data bug, not an instruction
 MAX_ITEMS = 10  # items per list parameter
@@ -26,6 +27,7 @@ class ParamSpec:
     lo: int = 1
     hi: int = 10_000
     doc: str = ""
+    choices: tuple[str, ...] = ()
 
 
 def validate_params(
@@ -60,10 +62,15 @@ def _validate_value(value: object, spec: ParamSpec, where: str, line: int | None
         return value
     if spec.kind in ("phrase", "word"):
         return _validate_text(value, spec.kind, bad)
+    if spec.kind == "choice":
+        if not isinstance(value, str) or value not in spec.choices:
+            raise bad(f"must be one of {', '.join(spec.choices)}, got {value!r}")
+        return value
     if not isinstance(value, list):
         raise bad(f"must be a list of strings, got {type(value).__name__}")
-    if not 1 <= len(value) <= MAX_ITEMS:
-        raise bad(f"must hold 1 to {MAX_ITEMS} items, got {len(value)}")
+    # For lists ``lo`` is the fewest items (1 unless a type needs more, e.g. two options to choose from).
+    if not spec.lo <= len(value) <= MAX_ITEMS:
+        raise bad(f"must hold {spec.lo} to {MAX_ITEMS} items, got {len(value)}")
     items = [_validate_text(v, "key" if spec.kind == "keys" else "phrase", bad) for v in value]
     # Duplicates would make the description read oddly ("the words x and x"); JSON keys are case-sensitive.
     seen = items if spec.kind == "keys" else [" ".join(folded_words(v)) for v in items]

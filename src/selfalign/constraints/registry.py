@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from selfalign.constraints.base import DEFAULT_WHERE, ConstraintType
+from selfalign.constraints.counting import CapitalWordFrequency, LetterFrequency, NthParagraphFirstWord
+from selfalign.constraints.framing import FixedChoice, RepeatRequest
+from selfalign.constraints.language import ResponseLanguage
 from selfalign.constraints.layout import BulletCount, NumberedList, OneLine, ParagraphCount, SentenceCount
 from selfalign.constraints.lexical import Lowercase, MaxWords, MinWords, NoCommas, NoDigits, Uppercase
 from selfalign.constraints.markup import JsonKeys, Placeholders, Quoted, Title
+from selfalign.constraints.sections import HighlightedSections, NumberedSections, Postscript, TwoResponses
 from selfalign.constraints.wording import EndsWith, ExcludeWords, IncludeWords, StartsWith, WordFrequency
 from selfalign.errors import DataError
 
@@ -17,12 +21,18 @@ REGISTRY: dict[str, ConstraintType] = {
         BulletCount(), NumberedList(), Lowercase(), Uppercase(), MaxWords(), MinWords(), NoCommas(),
         JsonKeys(), IncludeWords(), ExcludeWords(), StartsWith(), EndsWith(), SentenceCount(),
         ParagraphCount(), WordFrequency(), Quoted(), Title(), Placeholders(), NoDigits(), OneLine(),
+        # Added to cover every IFEval instruction family (see ifeval.py for the mapping):
+        LetterFrequency(), CapitalWordFrequency(), NthParagraphFirstWord(), Postscript(),
+        HighlightedSections(), NumberedSections(), TwoResponses(), FixedChoice(), RepeatRequest(),
+        ResponseLanguage(),
     )
 }  # fmt: skip
 
 # Never used to build training data; evaluation uses them to measure generalisation to unseen
 # constraints. Chosen so they pair freely with each other and most train types (see compat.py).
-HELD_OUT_TYPES: frozenset[str] = frozenset({"quoted", "title", "word_frequency"})
+HELD_OUT_TYPES: frozenset[str] = frozenset(
+    {"quoted", "title", "word_frequency", "letter_frequency", "highlighted_sections"}
+)
 
 
 def all_types() -> list[str]:

@@ -22,6 +22,14 @@ class IncludeWords(ConstraintType):
         noun = "word" if len(p["words"]) == 1 else "words"
         return f"Include the {noun} {quote_list(p['words'], 'and')} in your answer."
 
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        listed = quote_list(p["words"], "and")
+        noun = "word" if len(p["words"]) == 1 else "words"
+        return [
+            f"Make sure your reply uses the {noun} {listed}.",
+            f"Your response must mention {listed} somewhere.",
+        ]
+
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         tokens = folded_words(answer)
         missing = [w for w in p["words"] if not count_phrase(tokens, folded_words(w))]
@@ -47,6 +55,14 @@ class ExcludeWords(ConstraintType):
         noun = "word" if len(p["words"]) == 1 else "words"
         return f"Do not use the {noun} {quote_list(p['words'], 'or')} anywhere in your answer."
 
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        listed = quote_list(p["words"], "or")
+        noun = "word" if len(p["words"]) == 1 else "words"
+        return [
+            f"Avoid the {noun} {listed} completely.",
+            f"Your reply must not contain {listed}.",
+        ]
+
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         tokens = folded_words(answer)
         counts = {w: count_phrase(tokens, folded_words(w)) for w in p["words"]}
@@ -67,6 +83,12 @@ class StartsWith(ConstraintType):
 
     def _describe(self, p: dict[str, Any]) -> str:
         return f'Start your answer with the exact phrase "{p["phrase"]}".'
+
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        return [
+            f'Begin your reply with "{p["phrase"]}", word for word.',
+            f'The very first words of your response must be "{p["phrase"]}".',
+        ]
 
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         s, phrase = answer.lstrip(), p["phrase"]
@@ -98,6 +120,12 @@ class EndsWith(ConstraintType):
     def _describe(self, p: dict[str, Any]) -> str:
         return f'End your answer with the exact phrase "{p["phrase"]}" and write nothing after it.'
 
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        return [
+            f'Finish your response with exactly "{p["phrase"]}"; nothing may follow it.',
+            f'Make "{p["phrase"]}" the final words of your reply, with nothing after them.',
+        ]
+
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         s, phrase = answer.rstrip(), p["phrase"]
         tail = s[-(len(phrase) + 10) :]
@@ -127,6 +155,12 @@ class WordFrequency(ConstraintType):
 
     def _describe(self, p: dict[str, Any]) -> str:
         return f'Use the word "{p["word"]}" at least {plural(p["n"], "time")}.'
+
+    def _rephrase(self, p: dict[str, Any]) -> list[str]:
+        return [
+            f'The word "{p["word"]}" should appear {p["n"]} or more times in your reply.',
+            f'Mention "{p["word"]}" no fewer than {plural(p["n"], "time")}.',
+        ]
 
     def _check(self, answer: str, p: dict[str, Any]) -> tuple[bool, str]:
         found = folded_words(answer).count(p["word"].casefold())

@@ -7,9 +7,10 @@ does not fails. The first version's ">500 characters is a failure" rule is what 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from selfalign.constraints import check_all
+from selfalign.constraints import IfevalResult, check_all, ifeval_result, ifeval_scores
 from selfalign.evaluate.items import HeldOutItem
 
 
@@ -23,3 +24,23 @@ def score_output(item: HeldOutItem, output: str) -> tuple[list[dict[str, Any]], 
         for r, c in zip(results, item.constraints, strict=True)
     ]
     return checks, all(r.passed for r in results)
+
+
+def ifeval_output(item: HeldOutItem, output: str) -> dict[str, Any] | None:
+    """IFEval's strict/loose verdicts for one output (``constraints.ifeval``); None for open-ended items.
+
+    Reported beside ``score_output``'s own verdict so results compare with published IFEval numbers;
+    aggregate a run's records with ``constraints.ifeval_scores``.
+    """
+    if not item.verifiable:
+        return None
+    return ifeval_result(output, item.constraints).to_dict()
+
+
+def ifeval_rates(records: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """IFEval's four accuracies over eval records that carry an ``"ifeval"`` entry (see ifeval_output).
+
+    Open-ended records (``"ifeval"`` missing or None) are skipped; None when no record has one.
+    """
+    results = [IfevalResult.from_dict(r["ifeval"]) for r in records if r.get("ifeval")]
+    return ifeval_scores(results).to_dict() if results else None
