@@ -45,7 +45,12 @@ def main() -> int:
     without = nll(engine, text, len(text) - 1)
     print(f"# {args.model}; {machine()}; rule: {engine.guard.bos.source}")
     print(f"tokens scored: {len(text) - 1}; NLL/token with BOS: {with_bos}; without: {without:.3f}")
-    print(json.dumps({"bench": "bos", "model": args.model, "with_bos": with_bos, "without_bos": without}))
+    print("BENCH_JSON " + json.dumps({
+        "bench": "bos", "unit": "NLL/token", "goal": "info", "model": args.model,
+        "baseline": {"label": "without BOS", "value": round(without, 3)},
+        "optimized": {"label": "with the model's BOS",
+                      "value": None if with_bos is None else round(with_bos, 3)},
+        "ratio": None if with_bos is None else round(with_bos / without, 3)}))  # fmt: skip
     return 0
 
 

@@ -2,7 +2,7 @@
 scoring, with the head computed at every position (``full_head``, the before) and only where its logits are
 read (the engine's default). Outputs must be equal; the script exits 1 if they are not.
 
-    .venv/bin/python bench/head.py [--model gemma3-270m] [--n 16] [--max-new-tokens 16] [--json]
+    .venv/bin/python bench/head.py [--model gemma3-270m] [--n 16] [--max-new-tokens 16]
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--max-new-tokens", type=int, default=16)
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     engine = Engine.load(ModelSpec(ref=args.model, sentinels=False))
     engine.progress = False
@@ -60,8 +59,13 @@ def main() -> int:
                      "speed-up": f"{before / after:.2f}x", "outputs equal": equal})  # fmt: skip
     print(f"# {args.model}, n={args.n}; {machine()}")
     print(table(rows))
-    if args.json:
-        print(json.dumps({"bench": "head", "model": args.model, "rows": rows}))
+    total_before = sum(float(r["full head s"]) for r in rows)
+    total_after = sum(float(r["head where read s"]) for r in rows)
+    print("BENCH_JSON " + json.dumps({
+        "bench": "head", "unit": "s", "goal": "info", "model": args.model, "outputs_equal": same,
+        "baseline": {"label": "output head at every position", "value": round(total_before, 2)},
+        "optimized": {"label": "output head only where read", "value": round(total_after, 2)},
+        "ratio": round(total_after / total_before, 3), "rows": rows}))  # fmt: skip
     return 0 if same else 1
 
 

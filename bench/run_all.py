@@ -1,6 +1,6 @@
 """Run every bench in its own process (clean RSS and thread state) and print one table of ratios.
 
-    python bench/run_all.py [--model smollm2-135m] [--skip-demo] [--quick]
+    python bench/run_all.py [--model gemma3-270m] [--skip-demo] [--quick]
 
 Protocol: each bench script prints, as its last stdout line,
 
@@ -139,7 +139,7 @@ def met(r: dict[str, Any]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--model", default="gemma3-270m")
     ap.add_argument("--skip-demo", action="store_true", help="do not time `selfalign run` (up to 10 min)")
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not a measurement)")
     ap.add_argument("--json", help="also write all results to this file")
@@ -154,6 +154,8 @@ def main() -> None:
         bench("train.py", [*m, *(["--steps", "2"] if a.quick else [])], 1800, adapt_train),
         bench("eval_memory.py", m, 1800, adapt_eval_memory),
         bench("dtype.py", [*m, "--n", "8" if a.quick else "32"], 1800),
+        bench("head.py", [*m, *(["--n", "4", "--max-new-tokens", "4"] if a.quick else [])], 1800),
+        bench("bos.py", m, 600),
     ]
     if not a.skip_demo:
         results.append(demo(1200))

@@ -118,6 +118,7 @@ class Run:
     def engine(self) -> Engine:
         if self._engine is None:
             self._engine = Engine.load(self.model_spec)
+            self._engine.text_is_data = True  # its prompts embed model text
             self._engine.progress = self.progress
             self.manifest["provenance"] = self._engine.provenance
         return self._engine

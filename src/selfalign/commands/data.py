@@ -86,6 +86,7 @@ def _engine_factory(model: str) -> Callable[[], Engine]:
     def engine() -> Engine:
         if not engines:
             engines.append(Engine.load(ModelSpec(ref=model)))
+            engines[-1].text_is_data = True  # its prompts embed model text
         return engines[0]
 
     return engine

@@ -74,6 +74,7 @@ def evaluate(
     def engine() -> Engine:
         if not engines:
             engines.append(Engine.load(ModelSpec(ref=model)))
+            engines[-1].text_is_data = True  # its prompts embed model text
         return engines[0]
 
     ctx = StageContext(name="evaluate", config=cfg, out_dir=out, inputs={"heldout": items}, engine=engine)

@@ -40,6 +40,7 @@ CacheDir = Annotated[
 
 def _engine(model: str, adapter: Path | None) -> tuple[Engine, str | None]:
     engine = Engine.load(ModelSpec(ref=model))
+    engine.text_is_data = True  # the critic's prompts embed model answers
     if adapter is None:
         return engine, None
     engine.add_adapter("policy", adapter)

@@ -48,6 +48,7 @@ _RUNAWAY_RES = (
     re.compile(rf"^[ \t]*#{{1,6}}[ \t]*{_HEADER_ROLE}\b", re.MULTILINE | re.IGNORECASE),
     # Chat control tokens must never appear in a base model's answer.
     re.compile(r"<\|(?:im_start|im_end|user|assistant|system|endoftext|eot_id|start_header_id)\|>"),
+    re.compile(r"<(?:start|end)_of_turn>"),  # Gemma's turn markers
 )
 _EMPTY_ITEM_RE = re.compile(r"(?:^|\n)[ \t]*(?:[-*•]|\d{1,3}[.)])[ \t]*\Z")
 _FENCE_RE = re.compile(r"^[ \t]*```", re.MULTILINE)

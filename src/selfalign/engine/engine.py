@@ -54,6 +54,10 @@ class Engine:
         self.provenance = loaded.provenance
         self.adapters: dict[str, str] = {}
         self.progress = True  # progress bars over generation batches; the pipeline turns them off for --quiet
+        # Prompts that embed what a model wrote (instructions, answers, samples) treat control-token strings
+        # in them as plain text: a sampled "<start_of_turn>" is data, not a reason to end a run. Stages, the
+        # critic and training set this; `selfalign generate` (a person's text) keeps refusing them.
+        self.text_is_data = False
         self.pad_id = int(self.tokenizer.pad_token_id)
         eos = self.model.generation_config.eos_token_id if self.model.generation_config else None
         eos_list = eos if isinstance(eos, list) else [eos]
@@ -108,7 +112,8 @@ class Engine:
     ) -> list[Generation]:
         """Complete each prompt; results in input order. Every prompt is guarded (audit + round trip)."""
         prompts = list(prompts)
-        encoded = self.guard.encode_batch(prompts, allow_special=allow_special)
+        as_text = self._as_text(allow_special)
+        encoded = self.guard.encode_batch(prompts, allow_special=allow_special, as_text=as_text)
         seeds = plan_rows(prompts, params.seed)
         out: list[Generation | None] = [None] * len(prompts)
         with self.using(adapter) as model:
@@ -135,7 +140,7 @@ class Engine:
     ) -> list[list[OptionScore]]:
         """For each ``(prompt, options)``, the summed and mean log-prob of each option's tokens."""
         flat = [
-            encode_pair(self.guard, prompt, option, allow_special)
+            encode_pair(self.guard, prompt, option, allow_special, self._as_text(allow_special))
             for prompt, options in requests
             for option in options
         ]
@@ -149,6 +154,9 @@ class Engine:
             k += len(options)
         return out
 
+    def _as_text(self, allow_special: bool) -> bool:
+        return self.text_is_data and not allow_special
+
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` itself (a BOS the rule adds to a sequence is not counted)."""
-        return len(self.guard.encode(text, bos=False))
+        return len(self.guard.encode(text, bos=False, as_text=self.text_is_data))

@@ -101,17 +101,22 @@ class Guard:
         # A tokenizer that *would* add BOS/EOS by default is fine: we never ask it to. Recorded.
         return {"default_adds_special_tokens": with_ != without, "probe_ids_without_special": len(without)}
 
-    def encode(self, text: str, *, allow_special: bool = False, bos: bool = True) -> list[int]:
+    def encode(
+        self, text: str, *, allow_special: bool = False, bos: bool = True, as_text: bool = False
+    ) -> list[int]:
         """Ids of ``text``; ``bos=True`` starts a sequence (the model's BOS rule), ``False`` encodes a part
-        that follows other ids (a continuation, an answer, a delimiter)."""
-        return self.encode_batch([text], allow_special=allow_special, bos=bos)[0]
+        that follows other ids (a continuation, an answer, a delimiter). ``as_text=True`` encodes
+        control-token *strings* as ordinary characters: for prompts that embed what a model wrote."""
+        return self.encode_batch([text], allow_special=allow_special, bos=bos, as_text=as_text)[0]
 
     def encode_batch(
-        self, texts: Sequence[str], *, allow_special: bool = False, bos: bool = True
+        self, texts: Sequence[str], *, allow_special: bool = False, bos: bool = True, as_text: bool = False
     ) -> list[list[int]]:
         if not texts:
             return []
-        batch = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        # split_special_tokens: a string such as "<start_of_turn>" becomes its character pieces, never the id.
+        batch = self.tokenizer(list(texts), add_special_tokens=False, split_special_tokens=as_text)
+        batch = batch["input_ids"]
         for text, ids in zip(texts, batch, strict=True):
             self.audit(text, ids, allow_special=allow_special)
             if bos and self.bos.bos_id is not None and ids[:1] == [self.bos.bos_id]:

@@ -12,7 +12,9 @@ from selfalign.engine.guards import Guard
 from selfalign.engine.types import OptionScore
 
 
-def encode_pair(guard: Guard, prompt: str, option: str, allow_special: bool) -> tuple[list[int], list[int]]:
+def encode_pair(
+    guard: Guard, prompt: str, option: str, allow_special: bool, as_text: bool = False
+) -> tuple[list[int], list[int]]:
     """Split ``prompt + option`` into context and continuation ids.
 
     As in lm-evaluation-harness: encode the whole text and the context; when the context's ids are a prefix
@@ -20,11 +22,11 @@ def encode_pair(guard: Guard, prompt: str, option: str, allow_special: bool) -> 
     merges across the boundary, fall back to encoding the two parts separately. The context starts the
     sequence (the model's BOS, if it has that rule); the continuation never carries one.
     """
-    ctx = guard.encode(prompt, allow_special=allow_special)
-    whole = guard.encode(prompt + option, allow_special=allow_special)
+    ctx = guard.encode(prompt, allow_special=allow_special, as_text=as_text)
+    whole = guard.encode(prompt + option, allow_special=allow_special, as_text=as_text)
     if whole[: len(ctx)] == ctx and len(whole) > len(ctx):
         return ctx, whole[len(ctx) :]
-    cont = guard.encode(option, allow_special=allow_special, bos=False)
+    cont = guard.encode(option, allow_special=allow_special, bos=False, as_text=as_text)
     if not cont:
         raise ValueError(f"option {option!r} encodes to no tokens")
     return ctx, cont

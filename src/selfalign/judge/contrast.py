@@ -45,11 +45,11 @@ class LikelihoodContrast:
     def _n_end(self, engine: Engine, prompt: str, response: str, n_total: int) -> int:
         """How many of the completion's tokens belong to the end delimiter (tokenizer-checked)."""
         fmt = get_format()
-        body = engine.guard.encode(prompt + " " + response.strip())
-        whole = engine.guard.encode(prompt + fmt.completion(response))
+        body = engine.guard.encode(prompt + " " + response.strip(), as_text=True)
+        whole = engine.guard.encode(prompt + fmt.completion(response), as_text=True)
         if whole[: len(body)] == body:
             return len(whole) - len(body)
-        return min(n_total - 1, len(engine.guard.encode(fmt.end, bos=False)))
+        return min(n_total - 1, len(engine.guard.encode(fmt.end, bos=False, as_text=True)))
 
     def score(self, engine: Engine, items: Sequence[Item], adapter: str | None = None) -> list[Judgment]:
         fmt = get_format()

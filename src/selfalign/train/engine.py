@@ -26,4 +26,6 @@ def training_spec(spec: ModelSpec | str | None, settings: TrainSettings) -> Mode
 
 def training_engine(ctx: StageContext, settings: TrainSettings) -> Engine:
     """A fresh engine for training (its model gets wrapped), never the run's shared one."""
-    return Engine.load(training_spec(ctx.extra.get("model_spec"), settings))
+    engine = Engine.load(training_spec(ctx.extra.get("model_spec"), settings))
+    engine.text_is_data = True  # training rows are model text
+    return engine

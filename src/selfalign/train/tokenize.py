@@ -28,8 +28,9 @@ def eos_id(engine: Engine) -> int:
 
 
 def split_ids(engine: Engine, prompt: str, completion: str) -> tuple[list[int], list[int]]:
-    """``(prompt_ids, completion_ids + [EOS])``, guarded (no special tokens injected, exact round trip)."""
-    ctx, cont = encode_pair(engine.guard, prompt, completion, allow_special=False)
+    """``(prompt_ids, completion_ids + [EOS])``, guarded (no special tokens injected, exact round trip).
+    Training text is model text: a control-token string in it is trained as the characters it is."""
+    ctx, cont = encode_pair(engine.guard, prompt, completion, allow_special=False, as_text=True)
     return list(ctx), [*cont, eos_id(engine)]
 
 
@@ -53,9 +54,9 @@ def dpo_dataset(engine: Engine, pairs: Sequence[tuple[str, str, str]]) -> Datase
         ctx_c, cont_c = split_ids(engine, prompt, chosen)
         ctx_r, cont_r = split_ids(engine, prompt, rejected)
         if ctx_c != ctx_r:  # encode_pair fell back to separate encoding for one side; keep one shared prompt
-            ctx_c = ctx_r = list(engine.guard.encode(prompt))
-            cont_c = [*engine.guard.encode(chosen, bos=False), eos_id(engine)]
-            cont_r = [*engine.guard.encode(rejected, bos=False), eos_id(engine)]
+            ctx_c = ctx_r = list(engine.guard.encode(prompt, as_text=True))
+            cont_c = [*engine.guard.encode(chosen, bos=False, as_text=True), eos_id(engine)]
+            cont_r = [*engine.guard.encode(rejected, bos=False, as_text=True), eos_id(engine)]
         rows["prompt_ids"].append(ctx_c)
         rows["chosen_ids"].append(cont_c)
         rows["rejected_ids"].append(cont_r)
