@@ -170,3 +170,17 @@ def test_ifeval_rates_aggregate_eval_records() -> None:
         "instructions": 2,
     }
     assert ifeval_rates([{"id": "open"}]) is None
+
+
+def test_evaluation_summary_reports_ifeval_numbers_per_condition() -> None:
+    from selfalign.evaluate.runner import score_records
+    from selfalign.evaluate.summary import summarize
+
+    items = [HeldOutItem("a", "Say hi.", "creative", [c("quoted")]), HeldOutItem("o", "Chat.", "chat")]
+    recs = {
+        "base": score_records(items, "base", ["p1", "p2"], ['Sure:\n"Hi there."', "hello"]),
+        "sft": score_records(items, "sft", ["p1", "p2"], ['"Hi there."', "hello"]),
+    }
+    out = summarize(recs, "base", n_boot=10)["conditions"]
+    assert out["base"]["ifeval"]["prompt_strict"] == 0.0 and out["base"]["ifeval"]["prompt_loose"] == 1.0
+    assert out["sft"]["ifeval"]["prompt_strict"] == 1.0 and out["sft"]["ifeval"]["prompts"] == 1

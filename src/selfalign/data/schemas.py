@@ -168,6 +168,9 @@ class EvalItem(_Record):
     checks: list[CheckOutcome] = Field(description="verifiable checks; empty when the item has none")
     passed: bool | None = Field(description="overall verdict; null when undecided")
     judge: dict[str, Any] | None = Field(description="critic verdict where checks do not decide; else null")
+    ifeval: dict[str, Any] | None = Field(
+        default=None, description="IFEval-style strict/loose verdicts per constraint; null when open-ended"
+    )
 
 
 KINDS: dict[str, type[BaseModel]] = {

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from selfalign.engine.types import Generation, GenParams
-from selfalign.evaluate.checks import score_output
+from selfalign.evaluate.checks import ifeval_output, score_output
 from selfalign.evaluate.conditions import Condition, PromptBuilder
 from selfalign.evaluate.critic import PairItem, PairwiseCritic
 from selfalign.evaluate.items import HeldOutItem
@@ -67,6 +67,7 @@ def score_records(
                 "checks": checks,
                 "passed": passed,
                 "judge": None,
+                "ifeval": ifeval_output(item, output),
             }
         )
     return records

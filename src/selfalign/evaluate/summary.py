@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from selfalign.evaluate.checks import ifeval_rates
 from selfalign.evaluate.stats import (
     benjamini_hochberg,
     compare,
@@ -122,6 +123,9 @@ def summarize(
         out[name] = {
             "verifiable": _verifiable(base, recs, name == baseline, (baseline, name), opts, alpha),
             "open_ended": None if name == baseline else _open_ended(recs, opts),
+            # IFEval's four numbers (prompt/instruction level, strict/loose) beside ours, for comparison with
+            # published results; the paired statistics above use our own verdicts.
+            "ifeval": ifeval_rates(recs),
             # Reported so a reader can see a length shift next to any score shift; never used to score.
             "mean_words": sum(words) / len(words) if words else 0.0,
         }
