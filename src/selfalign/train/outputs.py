@@ -46,6 +46,12 @@ def last_values(metrics: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def reproducible(final: dict[str, Any]) -> dict[str, Any]:
+    """Final metrics without wall-clock ones (runtime, per-second rates): the same training gives the same
+    card, so a rerun gives a byte-identical adapter dir and the stages after it stay cached."""
+    return {k: v for k, v in final.items() if not k.endswith(("_runtime", "_per_second"))}
+
+
 def write_card(
     adapter_dir: Path,
     *,
@@ -89,7 +95,7 @@ def write_card(
         "```",
         "## Final metrics",
         "```json",
-        json.dumps(outcome.final, indent=2, default=float),
+        json.dumps(reproducible(outcome.final), indent=2, default=float),
         "```",
         "## Base model provenance",
         "```json",
