@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from selfalign.atomic import atomic_open, publish_dir, staging_dir, write_text_atomic
+from selfalign.atomic import atomic_open, publish_dir, staging_dir, sweep_stale, write_text_atomic
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
@@ -50,3 +50,17 @@ def test_staging_dir_drops_an_earlier_partial_attempt(tmp_path):
     again = staging_dir(tmp_path / "merged")
     assert again == first and list(again.iterdir()) == []
     assert isinstance(again, Path)
+
+
+def test_sweep_removes_what_a_kill_9_left_and_nothing_else(tmp_path):
+    (tmp_path / "stage").mkdir()
+    left = [tmp_path / ".manifest.json.ab12.tmp", tmp_path / "stage" / ".data.jsonl.x.tmp"]
+    for p in left:
+        p.write_text("half")
+    staging_dir(tmp_path / "stage" / "adapter")
+    kept = [tmp_path / "stage" / "data.jsonl", tmp_path / ".lock", tmp_path / "notes.tmp"]
+    for p in kept:
+        p.write_text("keep")
+    assert len(sweep_stale(tmp_path)) == 3
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == sorted(kept)
+    assert not (tmp_path / "stage" / ".adapter.partial").exists()

@@ -79,3 +79,19 @@ def publish_dir(staging: PathLike, final: PathLike) -> Path:
     os.replace(staging, final)
     fsync_dir(final.parent)
     return final
+
+
+def sweep_stale(root: PathLike) -> list[Path]:
+    """Remove temp files and staging dirs a killed process left under ``root`` (kill -9 skips cleanup).
+
+    Only call it while holding the run dir's lock: then no live writer owns any of them.
+    """
+    found = [
+        p
+        for p in Path(root).rglob(".*")
+        if (p.is_file() and p.name.endswith(".tmp")) or (p.is_dir() and p.name.endswith(".partial"))
+    ]
+    for p in found:
+        shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    return found
+

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import selfalign
-from selfalign.atomic import write_text_atomic
+from selfalign.atomic import sweep_stale, write_text_atomic
 from selfalign.config import load_config, stable_hash
 from selfalign.engine import Engine, ModelSpec
 from selfalign.engine.provenance import git_state
@@ -297,6 +297,9 @@ def run_pipeline(
 
 
 def _run_locked(run: Run, config_path: str | Path, steps: list[Step], until: str | None) -> None:
+    stale = sweep_stale(run.run_dir)
+    if stale:
+        log.info("removed %d temp file(s) left by an interrupted run, e.g. %s", len(stale), stale[0])
     started = time.time()
     run.manifest["run"] = {
         "config_path": str(config_path),

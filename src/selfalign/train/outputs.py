@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from selfalign.atomic import write_text_atomic
 from selfalign.train.config import TrainSettings
 
 
@@ -27,7 +28,17 @@ class TrainOutcome:
 def save_adapter(model: Any, out: Path) -> Path:
     """Write only the trained 'default' adapter (DPO also holds a frozen 'ref' copy that must not ship)."""
     model.save_pretrained(str(out), selected_adapters=["default"])
+    _sort_target_modules(out / "adapter_config.json")
     return out
+
+
+def _sort_target_modules(config: Path) -> None:
+    # peft stores target_modules as a set and writes it in hash order, which changes from process to process;
+    # sorted, the same training writes the same bytes (and the stages after it stay cached).
+    data = json.loads(config.read_text("utf-8"))
+    if isinstance(data.get("target_modules"), list):
+        data["target_modules"] = sorted(data["target_modules"])
+        write_text_atomic(config, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def save_merged(model: Any, tokenizer: Any, out: Path) -> Path:
