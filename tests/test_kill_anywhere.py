@@ -82,6 +82,19 @@ def _compared(run_dir: Path) -> dict[str, bytes]:
     return out
 
 
+def _in_progress(run_dir: Path) -> str:
+    """The first stage without a complete manifest ("preflight" before any; "report" after all)."""
+    stages = ("instructions", "split", "responses", "critique", "sft", "pairs", "dpo", "evaluate")
+    for stage in stages:
+        try:
+            if json.loads((run_dir / stage / "manifest.json").read_text()).get("complete"):
+                continue
+        except (OSError, ValueError):
+            pass
+        return stage if (run_dir / stage).exists() else ("preflight" if stage == "instructions" else stage)
+    return "report"
+
+
 def _measured_less(results: Path) -> bytes:
     """evaluate/results.json without what is measured, not computed: memory (RSS) and the adapters' paths."""
     data = json.loads(results.read_text("utf-8"))
@@ -91,16 +104,16 @@ def _measured_less(results: Path) -> bytes:
 def test_kill_9_anywhere_then_resume_gives_the_clean_run_files(tmp_path):
     clean, killed = tmp_path / "clean", tmp_path / "killed"
     assert _run(clean, 0, "never") == 0
-    kills = 0
+    killed_in: list[str] = []  # the stage each kill interrupted
     for i in range(MAX_PROCESSES):
         if _run(killed, 3 + i, ("before", "after")[i % 2]) == 0:
             break
-        kills += 1
+        killed_in.append(_in_progress(killed))
     else:
         pytest.fail(f"no finished run after {MAX_PROCESSES} processes")
-    print(f"kill points: {kills}")
+    print(f"kill points: {len(killed_in)}: {', '.join(killed_in)}")
     assert not [p for p in killed.rglob("*") if p.name.endswith((".tmp", ".partial"))]
     expected, got = _compared(clean), _compared(killed)
     assert sorted(got) == sorted(expected)
     assert [k for k in expected if got[k] != expected[k]] == []
-    assert kills >= 10
+    assert len(killed_in) >= 10 and {"responses", "sft", "dpo", "evaluate"} <= set(killed_in)

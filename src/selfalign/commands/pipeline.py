@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -51,7 +51,7 @@ def run(
     console.print(f"total {manifest['run'].get('wall_seconds', 0):.1f} s; {written_note(out, manifest)}")
 
 
-def written_note(out: Path, manifest: dict) -> str:
+def written_note(out: Path, manifest: dict[str, Any]) -> str:
     """What this run left and where: only a report it actually wrote is named."""
     info = manifest["run"]
     if info.get("report"):
