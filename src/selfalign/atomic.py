@@ -34,7 +34,7 @@ def atomic_open(path: PathLike, mode: str = "w") -> Iterator[IO[Any]]:
         os.replace(tmp, target)
     except BaseException as e:
         tmp.unlink(missing_ok=True)
-        if isinstance(e, OSError) and e.filename is None:
+        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
             e.filename = str(target)  # a failed write() names no file; the user needs to know which
         raise
     fsync_dir(target.parent)
