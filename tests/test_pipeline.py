@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -58,6 +60,41 @@ def test_full_run_leaves_report_results_and_manifest(full_run):
 def test_rerun_is_all_cache_hits(full_run):
     run_pipeline(TINY, full_run, progress=False)
     assert set(_statuses(full_run).values()) == {"cached"}
+
+
+def test_damaged_cached_outputs_are_rerun_and_say_why(full_run, tmp_path, caplog):
+    run = full_run  # in place (a copy's cards would name other paths); the rerun restores it
+    saved = tmp_path / "adapter"
+    shutil.copytree(run / "sft" / "adapter", saved)
+    test_jsonl = run / "split" / "test.jsonl"
+    original = test_jsonl.read_bytes()
+    test_jsonl.write_text('{"id": "bogus"}\n')
+    shutil.rmtree(run / "sft" / "adapter")
+    with caplog.at_level(logging.WARNING, logger="selfalign"):
+        run_pipeline(TINY, run, progress=False)
+    manifest = json.loads((run / "manifest.json").read_text())
+    entry = {s["name"]: s for s in manifest["stages"]}
+    assert "split/test.jsonl) changed" in entry["split"]["rerun_reason"]
+    assert "sft/adapter) is missing" in entry["sft"]["rerun_reason"]
+    assert "rerunning from scratch" in caplog.text
+    assert test_jsonl.read_bytes() == original  # the rerun made the same split again...
+    assert entry["responses"]["status"] == entry["critique"]["status"] == "cached"  # ...so these stay cached
+    assert entry["split"]["status"] == entry["sft"]["status"] == "done"
+    for name in ("adapter_model.safetensors", "adapter_config.json", "README.md"):
+        assert (run / "sft" / "adapter" / name).read_bytes() == (saved / name).read_bytes(), name  # the same
+    assert {entry[s]["status"] for s in ("pairs", "dpo", "evaluate")} == {"cached"}  # same inputs, same keys
+    assert "bogus" not in (run / "report.html").read_text()
+
+
+def test_a_changed_input_changes_the_consumer_key_through_its_hash(tmp_path):
+    from selfalign.pipeline import Run, _stage_key, plan
+
+    run = Run(TINY, tmp_path / "r")
+    step = next(s for s in plan(1) if s.name == "responses")
+    keys = {"instructions": "k1", "split": "k2"}
+    same = _stage_key(run, step, keys, {"split": {"train": "a", "test": "b"}})
+    assert same == _stage_key(run, step, keys, {"split": {"train": "a", "test": "b"}})
+    assert same != _stage_key(run, step, keys, {"split": {"train": "a", "test": "changed"}})
 
 
 def test_changing_one_stage_reruns_it_and_later_stages_only(full_run, tmp_path):

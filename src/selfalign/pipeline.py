@@ -4,9 +4,11 @@ preflight (load + sentinels) → instructions → split → responses → critiq
 (→ pairs-rN → dpo-rN for each further round) → evaluate → report.
 
 Every stage's output is keyed by a hash of its config section, the keys of the stages that produced its
-inputs (a Merkle chain) and the code version. A stage whose key matches a completed stage dir is skipped;
-one whose dir holds an incomplete attempt with the same key is re-entered (stages resume from shards and
-checkpoints); a changed key clears the dir and reruns it — and, through the chain, every stage after it.
+inputs and the content hashes of those inputs (a Merkle chain), and the code version. A stage whose key
+matches a completed stage dir, and whose recorded outputs still hash as written, is skipped; one whose dir
+holds an incomplete attempt with the same key is re-entered (stages resume from shards and checkpoints); a
+changed key or a missing/changed output clears the dir and reruns it — and, through the chain, every stage
+after it whose inputs changed. The run dir is locked for the whole run (one writer at a time).
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import selfalign
+from selfalign.atomic import sweep_stale, write_text_atomic
 from selfalign.config import load_config, stable_hash
 from selfalign.engine import Engine, ModelSpec
 from selfalign.engine.provenance import git_state
 from selfalign.errors import ConfigError, GateError
+from selfalign.faults import as_os_error
 from selfalign.gates import evaluate_gates
+from selfalign.runlock import command_line, run_dir_lock
 from selfalign.stages.base import StageContext, StageResult, write_manifest
+from selfalign.stages.digest import digests, why_changed
 
 log = logging.getLogger("selfalign")
 TRAINING = {"sft", "dpo"}  # stages that load (and wrap) their own model
@@ -132,11 +138,17 @@ class Run:
     def save(self) -> None:
         write_manifest(self.run_dir, "run", {k: v for k, v in self.manifest.items() if k != "stage"})
 
-    def cost(self, seconds: float) -> dict[str, float]:
+    def device(self, result: StageResult) -> str:
+        """Where a stage ran: its own model's device (training), else the shared engine's, else the spec."""
+        if result.device:
+            return result.device
+        if self._engine is not None:
+            return str(self._engine.provenance.get("device"))
+        return self.model_spec.device
+
+    def cost(self, seconds: float, device: str) -> dict[str, float]:
         price = self.config.run.price
-        gpu = self.model_spec.device == "cuda" or (
-            self._engine is not None and self._engine.provenance.get("device") == "cuda"
-        )
+        gpu = device.startswith("cuda")
         hours = seconds / 3600
         cpu_h, gpu_h = (0.0, hours) if gpu else (hours, 0.0)
         return {
@@ -146,7 +158,7 @@ class Run:
         }
 
 
-def _stage_key(run: Run, step: Step, upstream: dict[str, str]) -> str:
+def _stage_key(run: Run, step: Step, upstream: dict[str, str], hashes: dict[str, dict[str, str]]) -> str:
     section = getattr(run.config, step.section)
     return stable_hash(
         {
@@ -156,6 +168,7 @@ def _stage_key(run: Run, step: Step, upstream: dict[str, str]) -> str:
             "model": run.config.model.model_dump(mode="json"),
             "seed": run.config.run.seed,
             "inputs": {k: upstream[s] for k, (s, _) in step.inputs.items() if s in upstream},
+            "input_hashes": {k: hashes[s].get(o) for k, (s, o) in step.inputs.items() if s in hashes},
             "code": code_version(),
         }
     )[:16]
@@ -170,16 +183,26 @@ def _completed(stage_dir: Path, key: str) -> dict[str, Any] | None:
 
 
 def run_step(
-    run: Run, step: Step, upstream_keys: dict[str, str], outputs: dict[str, dict[str, Path]]
+    run: Run,
+    step: Step,
+    upstream_keys: dict[str, str],
+    outputs: dict[str, dict[str, Path]],
+    hashes: dict[str, dict[str, str]],
 ) -> dict[str, Any]:
-    """Run (or reuse) one stage; return its manifest entry."""
-    key = _stage_key(run, step, upstream_keys)
+    """Run (or reuse) one stage; return its manifest entry. Fills ``outputs`` and ``hashes`` for it."""
+    key = _stage_key(run, step, upstream_keys, hashes)
     stage_dir = run.run_dir / step.name
     done = _completed(stage_dir, key)
+    rerun_reason = None
     if done is not None:
-        log.info("%s: cached (key %s)", step.name, key)
-        outputs[step.name] = {k: run.run_dir / v for k, v in done["outputs"].items()}
-        return {**done["summary"], "status": "cached"}
+        rerun_reason = why_changed(run.run_dir, done["outputs"], done.get("output_hashes"))
+        if rerun_reason is None:
+            log.info("%s: cached (key %s)", step.name, key)
+            outputs[step.name] = {k: run.run_dir / v for k, v in done["outputs"].items()}
+            hashes[step.name] = done["output_hashes"]
+            return {**done["summary"], "status": "cached"}
+        log.warning("%s: rerunning from scratch: %s", step.name, rerun_reason)
+        shutil.rmtree(stage_dir)
     if stage_dir.exists():
         try:
             previous = json.loads((stage_dir / ".key").read_text())
@@ -188,7 +211,7 @@ def run_step(
         if previous != key:  # stale work from another config/code: start clean
             shutil.rmtree(stage_dir)
     stage_dir.mkdir(parents=True, exist_ok=True)
-    (stage_dir / ".key").write_text(json.dumps(key))
+    write_text_atomic(stage_dir / ".key", json.dumps(key))
     inputs = {name: outputs[s][o] for name, (s, o) in step.inputs.items() if s in outputs and o in outputs[s]}
     module = importlib.import_module(f"selfalign.stages.{step.section}")
     ctx = StageContext(
@@ -205,9 +228,18 @@ def run_step(
         run.release_engine()
     log.info("%s: running", step.name)
     started = time.perf_counter()
-    result: StageResult = module.run(ctx)
+    try:
+        result: StageResult = module.run(ctx)
+    except Exception as e:  # a disk/path fault from a library (e.g. the Rust tokenizer) becomes an OSError
+        err = as_os_error(e)
+        if err is None:
+            raise
+        if err.filename is None:
+            err.filename = str(stage_dir)
+        raise err from e
     wall = time.perf_counter() - started
     rel = {k: str(Path(p).resolve().relative_to(run.run_dir.resolve())) for k, p in result.outputs.items()}
+    output_hashes = digests(run.run_dir, rel)
     summary = {
         "name": step.name,
         "key": key,
@@ -217,7 +249,9 @@ def run_step(
         "metrics": result.metrics,
         "wall_seconds": round(wall, 2),
         "tokens_generated": result.tokens_generated,
-        **run.cost(wall),
+        "device": (device := run.device(result)),
+        **run.cost(wall, device),
+        **({"rerun_reason": rerun_reason} if rerun_reason else {}),
     }
     try:
         own = json.loads((stage_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -234,20 +268,39 @@ def run_step(
             "inputs": {k: str(v) for k, v in inputs.items()},
             "code_version": code_version(),
             "outputs": rel,
+            "output_hashes": output_hashes,
             "summary": summary,
             "complete": True,
         },
     )
     outputs[step.name] = {k: run.run_dir / v for k, v in rel.items()}
+    hashes[step.name] = output_hashes
     return {**summary, "status": "done"}
 
 
 def run_pipeline(
     config_path: str | Path, run_dir: str | Path, *, progress: bool = True, until: str | None = None
 ) -> Path:
-    """Run every stage in order (resumably), or up to and including ``until``; return the run dir."""
+    """Run every stage in order (resumably), or up to and including ``until``; return the run dir.
+
+    Holds the run dir's lock throughout: a second run on the same dir fails at once, naming this one.
+    """
     run = Run(Path(config_path), Path(run_dir), progress=progress)
-    run.run_dir.mkdir(parents=True, exist_ok=True)
+    steps = plan(run.config.run.rounds)
+    if until is not None:  # checked before anything is locked, loaded or written
+        names = [s.name for s in steps]
+        if until not in names:
+            raise ConfigError(f"--until {until!r}: no such stage; stages are {', '.join(names)}")
+        steps = steps[: names.index(until) + 1]
+    with run_dir_lock(run.run_dir, command_line()):
+        _run_locked(run, config_path, steps, until)
+    return run.run_dir
+
+
+def _run_locked(run: Run, config_path: str | Path, steps: list[Step], until: str | None) -> None:
+    stale = sweep_stale(run.run_dir)
+    if stale:
+        log.info("removed %d temp file(s) left by an interrupted run, e.g. %s", len(stale), stale[0])
     started = time.time()
     run.manifest["run"] = {
         "config_path": str(config_path),
@@ -261,14 +314,9 @@ def run_pipeline(
     run.save()
     keys: dict[str, str] = {}
     outputs: dict[str, dict[str, Path]] = {}
-    steps = plan(run.config.run.rounds)
-    if until is not None:
-        names = [s.name for s in steps]
-        if until not in names:
-            raise ConfigError(f"--until {until!r}: no such stage; stages are {', '.join(names)}")
-        steps = steps[: names.index(until) + 1]
+    hashes: dict[str, dict[str, str]] = {}
     for step in steps:
-        entry = run_step(run, step, keys, outputs)
+        entry = run_step(run, step, keys, outputs, hashes)
         keys[step.name] = entry["key"]
         if step.section == "critique":  # evaluation scores open-ended items with the measured-best critic
             run.shared["critic"] = entry["metrics"].get("scorer")
@@ -284,9 +332,11 @@ def run_pipeline(
                 "(set gates.override: true to record it and continue)"
             )
     run.manifest["run"].update(finished=time.time(), wall_seconds=round(time.time() - started, 2))
+    run.manifest["run"]["until"] = until
+    run.manifest["run"]["report"] = None
     run.save()
     if run.config.run.report and until is None:
         from selfalign.report import build_report
 
-        build_report(run.run_dir)
-    return run.run_dir
+        run.manifest["run"]["report"] = build_report(run.run_dir).name  # recorded so the CLI names only it
+        run.save()

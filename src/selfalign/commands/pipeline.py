@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -48,7 +48,18 @@ def run(
         counts = ", ".join(f"{k}={v}" for k, v in list(s.get("counts", {}).items())[:4])
         table.add_row(s["name"], s["status"], f"{s['wall_seconds']:.1f}", str(s["tokens_generated"]), counts)
     console.print(table)
-    console.print(f"total {manifest['run'].get('wall_seconds', 0):.1f} s; report: {out / 'report.html'}")
+    console.print(f"total {manifest['run'].get('wall_seconds', 0):.1f} s; {written_note(out, manifest)}")
+
+
+def written_note(out: Path, manifest: dict[str, Any]) -> str:
+    """What this run left and where: only a report it actually wrote is named."""
+    info = manifest["run"]
+    if info.get("report"):
+        return f"report: {out / info['report']}"
+    dirs = ", ".join(str(out / s["dir"]) for s in manifest["stages"])
+    if info.get("until"):
+        return f"stopped after {info['until']} (--until); outputs: {dirs}; no report written"
+    return f"outputs: {dirs}; no report written (run.report is false; `selfalign report {out}` writes one)"
 
 
 def show(

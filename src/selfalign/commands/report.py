@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from selfalign.report import build_report
+from selfalign.runlock import command_line, run_dir_lock
 
 
 def report(
@@ -16,7 +17,8 @@ def report(
     ],
 ) -> None:
     """Write RUN_DIR/report.html: one offline file with tables, plots and side-by-side samples."""
-    path = build_report(run_dir)
+    with run_dir_lock(run_dir, command_line(), create=False):  # never beside a run still writing this dir
+        path = build_report(run_dir)
     print(f"wrote {path}")
 
 

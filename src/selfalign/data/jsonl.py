@@ -7,19 +7,18 @@ they go to a temp file in the same directory, are fsynced, then ``os.replace``-d
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from selfalign.atomic import atomic_open
 from selfalign.errors import DataError
 
 PathLike = str | os.PathLike[str]
@@ -110,36 +109,6 @@ def _first_nonfinite(obj: object, where: str = "") -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def _atomic_file(path: PathLike) -> Iterator[Any]:
-    """Open a temp file beside ``path``; on success fsync + rename over it, on any exception remove it."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # The rename itself is durable only once the directory entry is flushed (POSIX; a no-op elsewhere).
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_jsonl_atomic(path: PathLike, records: Iterable[BaseModel | Mapping[str, Any]]) -> int:
     """Write all records to ``path`` atomically; return how many were written.
 
@@ -147,7 +116,7 @@ def write_jsonl_atomic(path: PathLike, records: Iterable[BaseModel | Mapping[str
     and no temp file remains. A record that cannot be serialized raises :class:`DataError` naming its line.
     """
     n = 0
-    with _atomic_file(path) as f:
+    with atomic_open(path) as f:
         for n, record in enumerate(records, start=1):
             try:
                 line = dumps_line(record)
@@ -164,7 +133,7 @@ def write_json_atomic(path: PathLike, obj: Any) -> None:
         text = json.dumps(obj, ensure_ascii=False, indent=2, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise DataError(path, None, None, f"cannot serialize JSON: {e}") from None
-    with _atomic_file(path) as f:
+    with atomic_open(path) as f:
         f.write(text + "\n")
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from selfalign.atomic import write_text_atomic
 from selfalign.report.html import esc, page
 from selfalign.report.load import load_run
 from selfalign.report.sections_critic import critic
@@ -38,13 +37,4 @@ def build_report(run_dir: Path) -> Path:
     """Write ``run_dir/report.html`` (temp file + rename: a reader never sees half a report)."""
     run_dir = Path(run_dir)
     text = render(run_dir)
-    target = run_dir / "report.html"
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=run_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomic(run_dir / "report.html", text)

@@ -9,8 +9,6 @@ only promises to write its outputs atomically under ``ctx.out_dir`` and to be re
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+
+from selfalign.atomic import atomic_open
 
 if TYPE_CHECKING:
     from selfalign.engine import Engine
@@ -41,20 +41,14 @@ class StageResult:
     counts: dict[str, int] = field(default_factory=dict)  # examples in / out, kept / dropped ...
     metrics: dict[str, Any] = field(default_factory=dict)  # QC rates, agreement tables, losses ...
     tokens_generated: int = 0
+    device: str | None = None  # where a stage with its own model ran (training); None: the run's engine
 
 
 def write_manifest(out_dir: Path, stage: str, payload: dict[str, Any]) -> Path:
     """Atomically write ``out_dir/manifest.json`` (temp file + rename: never half-written)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / "manifest.json"
-    fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=out_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"stage": stage, "written_at": time.time(), **payload}, f, indent=2, default=str)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    target = Path(out_dir) / "manifest.json"
+    with atomic_open(target) as f:
+        json.dump({"stage": stage, "written_at": time.time(), **payload}, f, indent=2, default=str)
     return target
 
 
@@ -102,4 +96,6 @@ def finish_training(
     counts = {**counts, "tokens": outcome.n_tokens, "steps": outcome.global_step}
     metrics = {**outcome.final, "resumed_from": outcome.resumed_from}
     model = {k: provenance.get(k) for k in ("model_ref", "dtype", "quantization", "device")}
-    return finish(ctx, cfg, started, outputs, counts, metrics, inputs=info, model=model)
+    result = finish(ctx, cfg, started, outputs, counts, metrics, inputs=info, model=model)
+    result.device = str(provenance.get("device") or "") or None  # booked to this device, not the shared one
+    return result

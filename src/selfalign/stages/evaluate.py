@@ -10,14 +10,13 @@ and judge verdict), ``results.json`` (rates, intervals, tests, memory) and the m
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from selfalign.atomic import atomic_open
 from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.errors import ConfigError
 from selfalign.evaluate.conditions import BASE_FEW_SHOT, Condition, PromptBuilder, check_conditions
@@ -61,14 +60,8 @@ class EvaluateConfig(BaseModel):
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        json.dump(obj, f, indent=2)
 
 
 def adapters_to_attach(ctx: StageContext, cfg: EvaluateConfig) -> dict[str, str]:

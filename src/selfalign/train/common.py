@@ -9,9 +9,10 @@ from typing import Any
 import torch
 from peft import LoraConfig
 from transformers import TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
 
+from selfalign.atomic import write_text_atomic
 from selfalign.errors import ConfigError, QuantizationError
+from selfalign.train.checkpoints import last_complete
 from selfalign.train.config import TrainSettings
 
 
@@ -97,15 +98,18 @@ def trainer_kwargs(settings: TrainSettings, checkpoints: Path, cuda: bool) -> di
 
 
 def resume_point(checkpoints: Path, settings: TrainSettings) -> str | None:
-    if not settings.resume or not checkpoints.is_dir():
+    """The newest *complete* checkpoint to resume from (see :mod:`selfalign.train.checkpoints`)."""
+    if not settings.resume:
         return None
-    return get_last_checkpoint(str(checkpoints))
+    ckpt = last_complete(checkpoints)
+    return str(ckpt) if ckpt is not None else None
 
 
 class MetricsJsonl(TrainerCallback):
     """Append every Trainer log (loss, lr, grad norm, DPO rewards...) to ``metrics.jsonl``, one line each.
 
-    On a resumed run, lines past the checkpoint's step are dropped first, so the curve has no duplicates.
+    On a resumed run, lines past the checkpoint's step are dropped first, so the curve has no duplicates; a
+    line torn by a kill mid-append is dropped too. (The one file written by appending: a log, repaired here.)
     """
 
     def __init__(self, path: Path) -> None:
@@ -115,10 +119,13 @@ class MetricsJsonl(TrainerCallback):
         kept: list[str] = []
         if state.global_step > 0 and self.path.is_file():
             for line in self.path.read_text("utf-8").splitlines():
-                if line.strip() and json.loads(line).get("step", 0) <= state.global_step:
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if row.get("step", 0) <= state.global_step:
                     kept.append(line)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text("".join(f"{line}\n" for line in kept), "utf-8")
+        write_text_atomic(self.path, "".join(f"{line}\n" for line in kept))
 
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
@@ -155,7 +162,12 @@ def release_memory() -> None:
 def train_and_save(
     trainer: Any, out_dir: Path, settings: TrainSettings, n_examples: int, n_tokens: int
 ) -> tuple[Any, Any]:
-    """Train (resuming from the newest checkpoint), save the adapter; return (model, TrainOutcome)."""
+    """Train (resuming from the newest complete checkpoint), save the adapter; return (model, TrainOutcome).
+
+    The adapter is saved into a staging dir (``outcome.adapter_dir``): the caller adds its card, then
+    :func:`~selfalign.atomic.publish_dir` moves it to ``out_dir/adapter`` complete.
+    """
+    from selfalign.atomic import staging_dir
     from selfalign.train.outputs import TrainOutcome, last_values, save_adapter
 
     resume = resume_point(out_dir / "checkpoints", settings)
@@ -164,7 +176,7 @@ def train_and_save(
     model.eval()
     metrics_path = out_dir / "metrics.jsonl"
     return model, TrainOutcome(
-        adapter_dir=save_adapter(model, out_dir / "adapter"),
+        adapter_dir=save_adapter(model, staging_dir(out_dir / "adapter")),
         metrics_path=metrics_path,
         global_step=int(result.global_step),
         resumed_from=resume,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from trl import DPOConfig, DPOTrainer
 
+from selfalign.atomic import publish_dir, staging_dir
 from selfalign.errors import ConfigError
 from selfalign.train import common
 from selfalign.train.config import DPOSettings
@@ -120,8 +121,10 @@ def train_dpo(
         outcome=outcome,
         parent_adapter=str(sft_adapter) if sft_adapter else None,
     )
+    outcome.adapter_dir = publish_dir(outcome.adapter_dir, out_dir / "adapter")  # complete, card included
     if settings.merge:
         if "ref" in model.peft_config:
             model.delete_adapter("ref")
-        outcome.merged_dir = save_merged(model, engine.tokenizer, out_dir / "merged")
+        merged = save_merged(model, engine.tokenizer, staging_dir(out_dir / "merged"))
+        outcome.merged_dir = publish_dir(merged, out_dir / "merged")
     return outcome

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from selfalign.atomic import write_text_atomic
 from selfalign.train.config import TrainSettings
 
 
@@ -27,7 +28,17 @@ class TrainOutcome:
 def save_adapter(model: Any, out: Path) -> Path:
     """Write only the trained 'default' adapter (DPO also holds a frozen 'ref' copy that must not ship)."""
     model.save_pretrained(str(out), selected_adapters=["default"])
+    _sort_target_modules(out / "adapter_config.json")
     return out
+
+
+def _sort_target_modules(config: Path) -> None:
+    # peft stores target_modules as a set and writes it in hash order, which changes from process to process;
+    # sorted, the same training writes the same bytes (and the stages after it stay cached).
+    data = json.loads(config.read_text("utf-8"))
+    if isinstance(data.get("target_modules"), list):
+        data["target_modules"] = sorted(data["target_modules"])
+        write_text_atomic(config, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def save_merged(model: Any, tokenizer: Any, out: Path) -> Path:
@@ -44,6 +55,12 @@ def last_values(metrics: list[dict[str, Any]]) -> dict[str, Any]:
     for row in metrics:
         out.update({k: v for k, v in row.items() if k not in ("step", "epoch")})
     return out
+
+
+def reproducible(final: dict[str, Any]) -> dict[str, Any]:
+    """Final metrics without wall-clock ones (runtime, per-second rates): the same training gives the same
+    card, so a rerun gives a byte-identical adapter dir and the stages after it stay cached."""
+    return {k: v for k, v in final.items() if not k.endswith(("_runtime", "_per_second"))}
 
 
 def write_card(
@@ -89,7 +106,7 @@ def write_card(
         "```",
         "## Final metrics",
         "```json",
-        json.dumps(outcome.final, indent=2, default=float),
+        json.dumps(reproducible(outcome.final), indent=2, default=float),
         "```",
         "## Base model provenance",
         "```json",

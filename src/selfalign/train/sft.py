@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from trl import SFTConfig, SFTTrainer
 
+from selfalign.atomic import publish_dir, staging_dir
 from selfalign.errors import ConfigError
 from selfalign.train import common
 from selfalign.train.config import SFTSettings
@@ -90,6 +91,8 @@ def train_sft(
         data=data_info or {},
         outcome=outcome,
     )
+    outcome.adapter_dir = publish_dir(outcome.adapter_dir, out_dir / "adapter")  # complete, card included
     if settings.merge:
-        outcome.merged_dir = save_merged(model, engine.tokenizer, out_dir / "merged")
+        merged = save_merged(model, engine.tokenizer, staging_dir(out_dir / "merged"))
+        outcome.merged_dir = publish_dir(merged, out_dir / "merged")
     return outcome
