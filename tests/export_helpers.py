@@ -5,6 +5,7 @@ Tests may call ``from_pretrained`` (tests/test_loader_bypass.py checks only the 
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 from selfalign.engine.defaults import build_tiny
 
 
+@cache
 def tokenizer(path: Path) -> Any:
+    """Loaded once per export dir (Gemma's 262k vocabulary takes ~7 s); tests only read it."""
     return AutoTokenizer.from_pretrained(str(path))
 
 
