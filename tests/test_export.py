@@ -26,6 +26,7 @@ from selfalign.engine import Engine, ModelSpec
 from selfalign.errors import ExportError
 from selfalign.evaluate.items import load_items
 from selfalign.export import build, export_run
+from selfalign.export.rundir import open_run
 from selfalign.pipeline import run_pipeline
 from selfalign.prompts.format import get_format
 from selfalign.stages.base import StageContext
@@ -279,3 +280,29 @@ def test_a_template_mismatch_fails_the_export_and_writes_nothing(run_dir, tmp_pa
     with pytest.raises(ExportError, match=r"chat template check failed on .* held-out item"):
         export_run(run_dir[1], tmp_path / "out", "sft")
     assert [p.name for p in tmp_path.iterdir()] == ["out"] and not any((tmp_path / "out").iterdir())
+
+
+def _fake_run(root: Path, stages: dict[str, bool]) -> Path:
+    """A run dir with manifests and adapter configs only: ``stages`` maps a training stage to from_sft."""
+    (root / "split").mkdir(parents=True)
+    (root / "split" / "test.jsonl").write_text('{"id": "a", "text": "Say hi.", "category": "generation"}\n')
+    (root / "manifest.json").write_text(json.dumps({"provenance": {"model_ref": "tiny-random-llama"}}))
+    for name, from_sft in stages.items():
+        (root / name / "adapter").mkdir(parents=True)
+        (root / name / "adapter" / "adapter_config.json").write_text("{}")
+        manifest = {"complete": True, "config": {"from_sft": from_sft}}
+        (root / name / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+def test_policy_names_and_the_training_chain(tmp_path):
+    run = _fake_run(tmp_path / "r", {"sft": True, "dpo": True, "dpo-r2": True, "dpo-r10": True})
+    assert open_run(run, "sft").chain() == ["sft"]
+    assert open_run(run, "dpo-r10").chain() == ["sft", "dpo", "dpo-r2", "dpo-r10"]
+    for bad in ("dpo-r1", "dpo-r0", "ppo", "dpo-r"):
+        with pytest.raises(ExportError, match="expected sft, dpo or dpo-rN"):
+            open_run(run, bad)
+    fresh = _fake_run(tmp_path / "f", {"sft": True, "dpo": False, "dpo-r2": True})
+    assert open_run(fresh, "dpo-r2").chain() == ["dpo", "dpo-r2"]  # DPO from the base: SFT is not in it
+    with pytest.raises(ExportError, match="'dpo-r3' was not trained"):
+        open_run(fresh, "dpo-r3")

@@ -15,7 +15,7 @@ from selfalign.engine.gguf_build import sha256_file
 from selfalign.errors import ExportError, SelfalignError
 from selfalign.evaluate.items import HeldOutItem, load_items
 
-_POLICY = re.compile(r"^(sft|dpo|dpo-r[2-9]\d*)$")
+_POLICY = re.compile(r"^(sft|dpo|dpo-r(\d+))$")
 # The file each training stage trained on (relative to the run dir) and its count key in the manifest.
 _TRAINED_ON = {"sft": ("sft/sft.jsonl", "examples"), "dpo": ("{pairs}/pairs.jsonl", "pairs")}
 
@@ -36,7 +36,8 @@ class RunDir:
     def chain(self) -> list[str]:
         """The training stages whose adapters the policy continues: sft, dpo, dpo-r2 ... up to the policy
         (a DPO stage with ``from_sft: false`` starts from the base and ends the chain backwards)."""
-        order = ["sft", "dpo", *sorted((s for s in self.stages if s.startswith("dpo-r")), key=_round)]
+        rounds = {d.name for d in self.path.glob("dpo-r*") if _POLICY.match(d.name)}
+        order = ["sft", "dpo", *sorted(rounds | {self.policy} - {"sft", "dpo"}, key=_round)]
         chain = order[: order.index(self.policy) + 1]
         for i in range(len(chain) - 1, 0, -1):
             if not self.stage_manifest(chain[i]).get("config", {}).get("from_sft", True):
@@ -102,7 +103,8 @@ def open_run(path: Path, policy: str) -> RunDir:
     manifest = _read_json(path / "manifest.json")
     if manifest is None or "provenance" not in manifest:
         raise ExportError(f"{path}: not a selfalign run directory (no readable manifest.json)")
-    if not _POLICY.match(policy):
+    match = _POLICY.match(policy)
+    if not match or (match.group(2) is not None and int(match.group(2)) < 2):
         raise ExportError(f"--policy {policy!r}: expected sft, dpo or dpo-rN (N >= 2)")
     stages = {s["name"]: s for s in manifest.get("stages", [])}
     stage = _read_json(path / policy / "manifest.json") or {}
