@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 # Areas whose module defines ``register(app)``; each command lives with its area.
-_AREAS = ("engine", "data", "judge", "train", "evaluate", "pipeline", "report")
+_AREAS = ("engine", "data", "judge", "train", "evaluate", "pipeline", "report", "export")
 
 for _area in _AREAS:
     importlib.import_module(f"selfalign.commands.{_area}").register(app)

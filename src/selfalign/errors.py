@@ -37,3 +37,7 @@ class DataError(SelfalignError):
         where = self.path if line is None else f"{self.path}:{line}"
         what = message if not field else f"{field}: {message}"
         super().__init__(f"{where}: {what}")
+
+
+class ExportError(SelfalignError):
+    """``selfalign export`` cannot: no run dir, policy not trained, out dir in the way, a failed check."""
