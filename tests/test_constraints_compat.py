@@ -179,10 +179,20 @@ def test_augment_respects_allowed_types_including_held_out() -> None:
         assert cs[0]["type"] in {"no_commas", "title"}
 
 
+def test_augment_three_constraints_are_pairwise_compatible_and_consistent() -> None:
+    for seed in range(30):
+        text, cs = augment("Describe a busy harbour at dawn", random.Random(seed), k=3)
+        types = [c["type"] for c in cs]
+        assert len(set(types)) == 3
+        assert all(compatible(a, b) for i, a in enumerate(types) for b in types[i + 1 :]), types
+        assert is_consistent(cs)
+        assert text.startswith("Describe a busy harbour at dawn.")
+
+
 def test_augment_errors() -> None:
     rng = random.Random(0)
-    with pytest.raises(ValueError, match="k must be 1 or 2"):
-        augment("Hi.", rng, k=3)
+    with pytest.raises(ValueError, match="k must be 1, 2 or 3"):
+        augment("Hi.", rng, k=4)
     with pytest.raises(ValueError, match="instruction is empty"):
         augment("  ", rng)
     with pytest.raises(ValueError, match="no 2 consistent constraints"):

@@ -55,6 +55,27 @@ def test_critique_stage_writes_judgments_accepted_and_calibration(tiny: Engine, 
     assert "ab-pointwise" in manifest["metrics"]["ab_prior"]
 
 
+def test_critique_accepts_distinct_passing_samples_up_to_the_cap(tiny: Engine, tmp_path: Path) -> None:
+    lower = [{"type": "lowercase", "params": {}}]
+
+    def rec(i: int, iid: str, text: str) -> dict:
+        return {"id": f"{iid}-r{i}", "instruction_id": iid, "instruction": "Write in lowercase.",
+                "prompt": "p", "raw": text, "text": text, "stop_reason": "stop", "n_tokens": 3, "qc": QC,
+                "constraints": lower}  # fmt: skip
+
+    recs = [rec(0, "i1", "one answer"), rec(1, "i1", "one  answer"), rec(2, "i1", "Fails Check"),
+            rec(3, "i1", "second answer"), rec(4, "i1", "third answer"),
+            rec(0, "i2", "other one")]  # fmt: skip
+    cfg = CritiqueConfig(critic="likelihood-contrast", calibration_per_kind=1, max_accepted_per_instruction=2)
+    inputs = {"responses": _write(tmp_path / "r.jsonl", recs)}
+    res = run_critique(StageContext("critique", cfg, tmp_path / "out", inputs, lambda: tiny))
+    accepted = [json.loads(line)["id"] for line in res.outputs["accepted"].read_text().splitlines()]
+    assert accepted == ["i1-r0", "i1-r3", "i2-r0"]
+    counts = json.loads((tmp_path / "out" / "manifest.json").read_text())["counts"]
+    assert (counts["dropped_duplicate_text"], counts["dropped_over_cap"]) == (1, 1)
+    assert counts["accepted_instructions"] == 2
+
+
 def test_pairs_stage_pairs_come_from_the_model_with_sources(tiny: Engine, tmp_path: Path) -> None:
     recs = [
         {"id": f"i{k}", "text": t, "category": "creative"}

@@ -93,6 +93,23 @@ def test_response_prompt_constrained_shot_uses_training_types_only() -> None:
         assert not {c["type"] for c in e.constraints} & HELD_OUT_TYPES
 
 
+def test_response_prompt_constraint_shot_shows_the_asked_type_when_one_exists() -> None:
+    by_id = {e.id: e for e in builders.train_constraint_examples()}
+    for wanted in ("uppercase", "json_keys", "numbered_list", "ends_with"):
+        for seed in range(10):
+            _, ids = builders.response_prompt(
+                INSTRUCTION, random.Random(seed), k=3, constrained=True, constraint_types=[wanted]
+            )
+            shot = by_id[next(i for i in ids if i.startswith("con-"))]
+            assert wanted in {c["type"] for c in shot.constraints}
+    # A held-out type has no training example: any training-type shot is drawn instead, never a held-out one.
+    for seed in range(10):
+        _, ids = builders.response_prompt(
+            INSTRUCTION, random.Random(seed), k=3, constrained=True, constraint_types=["quoted"]
+        )
+        assert next(i for i in ids if i.startswith("con-")) in by_id
+
+
 def test_response_prompt_returns_exactly_k_shots() -> None:
     for k in range(4):
         for constrained in (False, True):

@@ -146,3 +146,38 @@ def test_bad_instructions_file_names_line_and_writes_nothing(tmp_path: Path) -> 
     with pytest.raises(DataError, match=r"train\.jsonl:1: category"):
         run(_ctx(tmp_path / "out", ResponsesConfig(), CraftedEngine(), {"instructions": src}))
     assert not (tmp_path / "out" / "responses.jsonl").exists()
+
+
+class SeedCraftedEngine(KillSwitch):
+    """Instruction c (four bullets asked) gets three bullets for sample 0 and four from sample 2 on."""
+
+    def generate(self, prompts: list[str], params: GenParams) -> list[Generation]:
+        self.tick()
+        out = []
+        for p in prompts:
+            last = p.rsplit(get_format().instruction_prefix, 1)[-1].split("\n", 1)[0].strip()
+            iid = next(i for i, t, _, _ in INSTRUCTIONS if t == last)
+            n = 4 if iid == "c" and params.seed >= 2 else 3
+            text = "\n".join(f"- use {k}" for k in range(n))
+            out.append(Generation(p, " " + text, " " + text, "stop", 50, 20, None, 1))  # type: ignore[arg-type]
+        return out
+
+
+def test_extra_samples_go_only_to_constrained_instructions_without_a_pass(tmp_path: Path) -> None:
+    src = _write_instructions(tmp_path / "ins.jsonl")
+    cfg = ResponsesConfig(samples=1, extra_samples=3, shots=2)
+    res = run(_ctx(tmp_path / "out", cfg, SeedCraftedEngine(), {"instructions": src}))
+    recs = _read(res.outputs["responses"])
+    ids = [r["id"] for r in recs]
+    assert ids == ["a-r0", "b-r0", "c-r0", "c-r1", "c-r2", "c-r3", "d-r0", "e-r0"]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    y = manifest["metrics"]["yield"]
+    got = (y["samples"], y["samples_passed"], y["instructions"], y["instructions_with_a_pass"])
+    assert got == (4, 2, 1, 1)
+    assert y["per_type"]["bullet_count"] == {
+        "samples": 4, "samples_passed": 2, "instructions": 1, "instructions_with_a_pass": 1
+    }
+    assert manifest["metrics"]["extra_sampled_instructions"] == 1
+    # The constraint shot of c's prompts shows its own type (bullet_count).
+    shot = next(i for i in recs[2]["gen"]["shots"] if i.startswith("con-"))
+    assert "bullet_count" in {c["type"] for c in pools.example_by_id(shot).constraints}

@@ -116,3 +116,25 @@ def test_bad_input_names_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"in\.jsonl:5: category"):
         _run(tmp_path, records)
     assert not (tmp_path / "out" / "train.jsonl").exists()
+
+
+def test_constraint_count_weights_give_one_two_and_three_constraint_items(tmp_path: Path) -> None:
+    cfg = SplitConfig(
+        train_constraint_fraction=1.0, test_constraint_fraction=1.0, constraint_count_weights=[1, 1, 1]
+    )
+    res = _run(tmp_path, _records(), cfg)
+    train, test = _read(res.outputs["train"]), _read(res.outputs["test"])
+    counts = Counter(len(r["constraints"]) for r in train + test)
+    assert set(counts) == {1, 2, 3}, counts
+    held = [r for r in test if r["gen"]["augment"]["types_from"] == "held_out"]
+    assert held and all(c["type"] in HELD_OUT_TYPES for r in held for c in r["constraints"])
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    per_item = manifest["metrics"]["constraints_per_item"]
+    assert sum(per_item["train"].values()) + sum(per_item["test"].values()) == len(train) + len(test)
+
+
+def test_constraint_count_weights_are_validated() -> None:
+    with pytest.raises(ValueError, match="positive sum"):
+        SplitConfig(constraint_count_weights=[0, 0])
+    with pytest.raises(ValueError):
+        SplitConfig(constraint_count_weights=[1, 1, 1, 1])

@@ -1,4 +1,4 @@
-"""Attach 1–2 random, mutually consistent constraints to an instruction."""
+"""Attach 1–3 random, mutually consistent constraints to an instruction."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def attach(instruction: str, constraints: list[dict[str, Any]], rng: random.Rand
 def augment(
     instruction: str, rng: random.Random, k: int = 1, allowed_types: Iterable[str] | None = None
 ) -> tuple[str, list[dict[str, Any]]]:
-    """Draw ``k`` (1 or 2) consistent constraints and return ``(augmented instruction, constraints)``.
+    """Draw ``k`` (1 to 3) consistent constraints and return ``(augmented instruction, constraints)``.
 
     ``allowed_types`` defaults to :func:`train_types` (held-out types excluded); types that are not
     ``attachable`` (fixed_choice: its options only fit a question written for them) are never drawn.
@@ -51,8 +51,8 @@ def augment(
     allowed set and the ``rng`` state. Raises ValueError when the allowed types cannot give ``k``
     consistent constraints (e.g. only ``{"lowercase", "uppercase"}`` with k=2).
     """
-    if k not in (1, 2):
-        raise ValueError(f"k must be 1 or 2, got {k!r}")
+    if k not in (1, 2, 3):
+        raise ValueError(f"k must be 1, 2 or 3, got {k!r}")
     if not instruction.strip():
         raise ValueError("instruction is empty")
     if isinstance(allowed_types, str):
@@ -64,7 +64,7 @@ def augment(
         raise ValueError(f"need at least {k} allowed types, got {pool}")
     for _ in range(MAX_ATTEMPTS):
         types = rng.sample(pool, k)
-        if k == 2 and not compatible(types[0], types[1]):
+        if not all(compatible(a, b) for i, a in enumerate(types) for b in types[i + 1 :]):
             continue
         bound = [REGISTRY[t].bind(REGISTRY[t].sample_params(rng), instruction) for t in types]
         if any(p is None for p in bound):

@@ -74,6 +74,7 @@ def response_prompt(
     exclude_ids: Iterable[str] = (),
     category: str | None = None,
     constrained: bool = False,
+    constraint_types: Iterable[str] = (),
 ) -> tuple[str, list[str]]:
     """Few-shot prompt that asks the base model to answer ``instruction``; returns (prompt, example ids).
 
@@ -82,7 +83,9 @@ def response_prompt(
     constraints are obeyed) whose types are all training types: an example of a held-out type
     (``selfalign.constraints.HELD_OUT_TYPES``) would leak it into training data. Pool entries in
     ``exclude_ids`` or near-duplicates of ``instruction`` are never shown, so a model cannot copy the
-    answer of the very task it is given.
+    answer of the very task it is given. With ``constraint_types`` (the instruction's own types) the
+    constraint shot is drawn from the examples that show one of those types, when any is usable: a shot
+    of another type rarely teaches the asked one (measured: see docs/RESULTS.md).
     """
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
@@ -99,7 +102,9 @@ def response_prompt(
         with_constraints = [e for e in train_constraint_examples() if usable(e)]
         if not with_constraints:
             raise ValueError("no constraint example left after exclusions")
-        shots.append(rng.choice(with_constraints))
+        wanted = set(constraint_types)
+        matching = [e for e in with_constraints if wanted & {c["type"] for c in e.constraints}]
+        shots.append(rng.choice(matching or with_constraints))
     need = k - len(shots)
     if need > len(plain):
         raise ValueError(f"asked for {k} examples but only {len(plain) + len(shots)} are usable")

@@ -59,6 +59,12 @@ class CritiqueConfig(BaseModel):
         "scorers, whose units differ); null = use accept_threshold.",
     )
     batch_size: int = Field(default=16, ge=1, description="Sequences per forward pass when scoring.")
+    max_accepted_per_instruction: int | None = Field(
+        default=None,
+        ge=1,
+        description="Accept at most this many distinct responses per instruction (first in sample order); "
+        "identical texts of one instruction are always accepted once. null = no cap.",
+    )
     require_qc_clean: bool = Field(
         default=True,
         description="Accept only responses with no QC flag. Turn off only for smoke tests on random models.",
@@ -110,12 +116,23 @@ def run(ctx: StageContext) -> StageResult:
             verdicts[i] = j
     threshold = _threshold(cfg, [verdicts[i] for i in open_ended if qc_clean(records[i])])
     judgments, accepted = [], []
+    seen: dict[str, set[str]] = {}  # instruction -> normalized texts accepted
+    duplicates = capped = 0
+    cap = cfg.max_accepted_per_instruction
     for rec, j in zip(records, verdicts, strict=True):
         assert j is not None  # every index is in exactly one of the two groups
         good = j.p_good == 1.0 if j.scorer == "verifiable" else j.score >= threshold
         judgments.append({**j.record(threshold=threshold)})
         if good and (qc_clean(rec) or not cfg.require_qc_clean):
-            accepted.append(rec)
+            mine = seen.setdefault(str(rec.get("instruction_id", rec["id"])), set())
+            key = " ".join(rec["text"].split())
+            if key in mine:  # best-of-k often samples the same answer twice: train on it once
+                duplicates += 1
+            elif cap is not None and len(mine) >= cap:
+                capped += 1
+            else:
+                mine.add(key)
+                accepted.append(rec)
     out = ctx.out_dir
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl_atomic(out / "judgments.jsonl", judgments)
@@ -126,6 +143,9 @@ def run(ctx: StageContext) -> StageResult:
         "open_ended": len(open_ended),
         "qc_clean": sum(qc_clean(r) for r in records),
         "accepted": len(accepted),
+        "accepted_instructions": sum(bool(v) for v in seen.values()),
+        "dropped_duplicate_text": duplicates,
+        "dropped_over_cap": capped,
     }
     metrics = {
         **choice.manifest(),

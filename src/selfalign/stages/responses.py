@@ -48,6 +48,17 @@ class ResponsesConfig(BaseModel):
 
     shots: int = Field(default=3, ge=0, description="solved examples in each few-shot prompt")
     samples: int = Field(default=1, ge=1, description="responses generated per instruction")
+    extra_samples: int = Field(
+        default=0,
+        ge=0,
+        description="more samples for each constrained instruction none of whose first `samples` passes "
+        "every check (rejection sampling spends where the yield is low)",
+    )
+    match_constraint_shot: bool = Field(
+        default=True,
+        description="the constraint shot of a constrained prompt shows one of the instruction's own types "
+        "when the pool has one",
+    )
     temperature: float = Field(default=0.7, ge=0.0, description="sampling temperature (0 = greedy)")
     top_p: float = Field(default=0.9, gt=0.0, le=1.0, description="nucleus sampling mass")
     repetition_penalty: float = Field(default=1.0, ge=1.0, description="HF repetition penalty (1 = none)")
@@ -71,6 +82,7 @@ def _prompt(
     ins: dict[str, Any], sample: int, cfg: ResponsesConfig, exclude: Sequence[str]
 ) -> tuple[str, list[str]]:
     rng = random.Random(f"{cfg.seed}:{ins['id']}:{sample}")
+    types = [c["type"] for c in ins.get("constraints") or []]
     return response_prompt(
         ins["text"],
         rng,
@@ -78,6 +90,7 @@ def _prompt(
         exclude_ids=exclude,
         category=ins["category"],
         constrained=bool(ins.get("constraints")),
+        constraint_types=types if cfg.match_constraint_shot else (),
     )
 
 
@@ -142,6 +155,62 @@ def _summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _generate(
+    ctx: StageContext,
+    cfg: ResponsesConfig,
+    writer: ShardWriter,
+    todo: list[tuple[dict[str, Any], int]],
+    exclude: Sequence[str],
+) -> int:
+    tokens = 0
+    for start in range(0, len(todo), cfg.batch_size):
+        batch = _records(ctx, cfg, todo[start : start + cfg.batch_size], exclude)
+        tokens += sum(r["n_tokens"] for r in batch)
+        writer.write_batch(batch)
+    return tokens
+
+
+def _needs_more(ins: dict[str, Any], written: dict[str, dict[str, Any]], samples: int) -> bool:
+    if not ins.get("constraints"):
+        return False
+    texts = [written[rid]["text"] for s in range(samples) if (rid := response_id(ins["id"], s)) in written]
+    return not any(passes_all(t, ins["constraints"]) for t in texts)
+
+
+def sampler_yield(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The rejection sampler's pass rates: per sample and per instruction, overall and per constraint type.
+
+    A type's figures count the samples/instructions that carry that type (an item with two types counts
+    for both); ``samples_passed`` is every check passing, as SFT selection requires.
+    """
+    per_type: dict[str, dict[str, Any]] = {}
+    by_ins: dict[str, list[bool]] = {}
+    types_of: dict[str, list[str]] = {}
+    for r in records:
+        if not r.get("constraints"):
+            continue
+        ok = passes_all(r["text"], r["constraints"])
+        by_ins.setdefault(r["instruction_id"], []).append(ok)
+        types_of[r["instruction_id"]] = [c["type"] for c in r["constraints"]]
+        for t in types_of[r["instruction_id"]]:
+            row = per_type.setdefault(t, {"samples": 0, "samples_passed": 0})
+            row["samples"] += 1
+            row["samples_passed"] += ok
+    for iid, oks in by_ins.items():
+        for t in types_of[iid]:
+            row = per_type[t]
+            row["instructions"] = row.get("instructions", 0) + 1
+            row["instructions_with_a_pass"] = row.get("instructions_with_a_pass", 0) + any(oks)
+    n = sum(len(v) for v in by_ins.values())
+    return {
+        "samples": n,
+        "samples_passed": sum(sum(v) for v in by_ins.values()),
+        "instructions": len(by_ins),
+        "instructions_with_a_pass": sum(any(v) for v in by_ins.values()),
+        "per_type": dict(sorted(per_type.items())),
+    }
+
+
 def run(ctx: StageContext) -> StageResult:
     cfg = ctx.config
     if not isinstance(cfg, ResponsesConfig):
@@ -166,15 +235,27 @@ def run(ctx: StageContext) -> StageResult:
         (ins, s) for s in range(cfg.samples) for ins in instructions if response_id(ins["id"], s) not in done
     ]
     resumed = len(done)
-    tokens = 0
-    for start in range(0, len(todo), cfg.batch_size):
-        batch = _records(ctx, cfg, todo[start : start + cfg.batch_size], exclude)
-        tokens += sum(r["n_tokens"] for r in batch)
-        writer.write_batch(batch)
-    order = [response_id(ins["id"], s) for ins in instructions for s in range(cfg.samples)]
+    tokens = _generate(ctx, cfg, writer, todo, exclude)
+    # Second pass (a pure function of the first pass's records, so a resumed run makes the same choice):
+    # constrained instructions with no passing sample yet get extra samples.
+    written = {r["id"]: r for shard in writer.shard_paths() for _, r in iter_jsonl(shard)}
+    extra = [ins for ins in instructions if cfg.extra_samples and _needs_more(ins, written, cfg.samples)]
+    done = writer.done_keys()
+    more = [
+        (ins, s) for s in range(cfg.samples, cfg.samples + cfg.extra_samples) for ins in extra
+        if response_id(ins["id"], s) not in done
+    ]  # fmt: skip
+    tokens += _generate(ctx, cfg, writer, more, exclude)
+    extra_ids = {ins["id"] for ins in extra}
+    order = [
+        response_id(ins["id"], s)
+        for ins in instructions
+        for s in range(cfg.samples + (cfg.extra_samples if ins["id"] in extra_ids else 0))
+    ]
     writer.finalize(out_path, order)
     records = [rec for _, rec in iter_jsonl(out_path)]
-    metrics = {**_summary(records), "excluded_pool_ids": exclude, "resumed_records": resumed}
+    metrics = {**_summary(records), "excluded_pool_ids": exclude, "resumed_records": resumed,
+               "yield": sampler_yield(records), "extra_sampled_instructions": len(extra)}  # fmt: skip
     counts = {"instructions": len(instructions), "responses": len(records)}
     counts.update({f"flag_{k}": v for k, v in metrics["qc_counts"].items()})
     return finish(ctx, cfg, started, {"responses": out_path}, counts, metrics, tokens)

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from selfalign.constraints import HELD_OUT_TYPES, all_types, augment, train_types
 from selfalign.data.dedup import normalize
@@ -55,8 +55,22 @@ class SplitConfig(BaseModel):
         le=1.0,
         description="share of constrained test items whose constraints are all held-out types",
     )
-    constraints_per_item: int = Field(default=1, ge=1, le=2, description="constraints attached to an item")
+    constraints_per_item: int = Field(default=1, ge=1, le=3, description="constraints attached to an item")
+    constraint_count_weights: list[float] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=3,
+        description="relative weights of 1, 2 and 3 constraints per constrained item, drawn per item "
+        "(e.g. [0.6, 0.3, 0.1]); null = always constraints_per_item",
+    )
     seed: int = Field(default=0, description="seed of the split and of constraint sampling")
+
+    @field_validator("constraint_count_weights")
+    @classmethod
+    def _weights(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (any(w < 0 for w in v) or sum(v) <= 0):
+            raise ValueError("weights must be >= 0 with a positive sum")
+        return v
 
 
 def _constrain(record: dict[str, Any], side: str, cfg: SplitConfig) -> dict[str, Any]:
@@ -71,7 +85,10 @@ def _constrain(record: dict[str, Any], side: str, cfg: SplitConfig) -> dict[str,
         allowed, pool = sorted(HELD_OUT_TYPES), "held_out"
     else:
         allowed, pool = all_types(), "all"
-    text, cs = augment(record["text"], rng, k=cfg.constraints_per_item, allowed_types=allowed)
+    k = cfg.constraints_per_item
+    if cfg.constraint_count_weights is not None:
+        k = rng.choices(range(1, len(cfg.constraint_count_weights) + 1), cfg.constraint_count_weights)[0]
+    text, cs = augment(record["text"], rng, k=k, allowed_types=allowed)
     gen = dict(record.get("gen") or {})
     gen["augment"] = {"base_text": record["text"], "types_from": pool}
     return {**record, "text": text, "constraints": cs, "gen": gen}
@@ -94,6 +111,10 @@ def leakage(train: Sequence[dict[str, Any]], test: Sequence[dict[str, Any]]) -> 
 
 def _per_category(records: Sequence[dict[str, Any]]) -> dict[str, int]:
     return dict(sorted(Counter(r["category"] for r in records).items()))
+
+
+def _n_constraints(records: Sequence[dict[str, Any]]) -> dict[str, int]:
+    return dict(sorted(Counter(str(len(r["constraints"])) for r in records if r.get("constraints")).items()))
 
 
 def _constraint_types(records: Sequence[dict[str, Any]]) -> dict[str, int]:
@@ -148,6 +169,7 @@ def run(ctx: StageContext) -> StageResult:
     metrics = {
         "per_category": {"train": _per_category(train), "test": _per_category(test)},
         "constraint_types": {"train": _constraint_types(train), "test": _constraint_types(test)},
+        "constraints_per_item": {"train": _n_constraints(train), "test": _n_constraints(test)},
         "leakage": leaks,
         # Pool entries a response prompt must not show (they near-copy a test item); informative here.
         "pool_entries_overlapping_test": heldout_overlap([base_text(r) for r in test]),
