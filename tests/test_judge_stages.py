@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
 
+from selfalign.constraints import HELD_OUT_TYPES, augment, train_types
 from selfalign.data.schemas import validate_file
 from selfalign.engine import Engine
 from selfalign.judge import Item, get_scorer
 from selfalign.stages.base import StageContext
 from selfalign.stages.critique import CritiqueConfig
 from selfalign.stages.critique import run as run_critique
-from selfalign.stages.pairs import NegativesConfig, PairsConfig
+from selfalign.stages.pairs import NegativesConfig, PairsConfig, redraw_constraints
 from selfalign.stages.pairs import run as run_pairs
 
 QC = {"runaway": False, "truncated": False, "too_short": False, "echo": False, "empty": False}
@@ -147,3 +149,29 @@ def test_top_fraction_threshold_is_scale_free():
     assert _threshold(cfg, judged([-20.0, -10.0, -15.0, -12.0])) == -12.0  # keeps the best two
     assert _threshold(cfg, judged([2.0, 1.0, 4.0, 3.0])) == 3.0  # same rule, other units
     assert _threshold(CritiqueConfig(accept_top_fraction=None, accept_threshold=0.7), judged([1.0])) == 0.7
+
+
+def test_round_two_draws_fresh_samples_and_constraints(tiny: Engine, tmp_path: Path) -> None:
+    recs = []
+    for k, base in enumerate(["Describe the sea", "Name three colors", "Write a line about cats",
+                              "Plan a picnic", "Explain rain"]):  # fmt: skip
+        text, cs = augment(base, random.Random(k), k=1 + k % 2, allowed_types=train_types())
+        recs.append({"id": f"c{k}", "text": text, "constraints": cs, "category": "creative",
+                     "gen": {"augment": {"base_text": base, "types_from": "train"}}})  # fmt: skip
+    src = _write(tmp_path / "i.jsonl", recs)
+    cfg = PairsConfig(n_samples=3, max_new_tokens=8, critic="likelihood-contrast", calibration_per_kind=1,
+                      prompt_style="zero-shot")  # fmt: skip
+    outs = {}
+    for r in (1, 2):
+        ctx = StageContext(f"pairs-r{r}", cfg, tmp_path / f"out{r}", {"instructions": src}, lambda: tiny,
+                           extra={"round": r})  # fmt: skip
+        run_pairs(ctx)
+        outs[r] = json.loads((tmp_path / f"out{r}" / "manifest.json").read_text())["metrics"]
+    assert (outs[1]["round"], outs[2]["round"]) == (1, 2) and outs[1]["seed"] != outs[2]["seed"]
+    again = redraw_constraints(recs, outs[2]["seed"], 2)
+    assert [r["constraints"] for r in again] != [r["constraints"] for r in recs]
+    for old, new in zip(recs, again, strict=True):
+        assert len(new["constraints"]) == len(old["constraints"])
+        assert not {c["type"] for c in new["constraints"]} & HELD_OUT_TYPES
+        assert new["text"].startswith(old["gen"]["augment"]["base_text"])
+    assert redraw_constraints(recs, 0, 1) == recs

@@ -53,7 +53,10 @@ def run(ctx: StageContext) -> StageResult:
     pairs, info = load_pairs(ctx.inputs["pairs"], min_margin=cfg.min_margin)
     if cfg.max_pairs is not None:
         pairs = pairs[: cfg.max_pairs]
-    info["trained_on"] = {"pairs": len(pairs), "start": str(sft_adapter) if sft_adapter else "base"}
+    start = str(sft_adapter) if sft_adapter else "base"
+    # The policy training starts from is also the frozen reference (see train/dpo.py); said explicitly so a
+    # report can show which policy each round was measured against.
+    info["trained_on"] = {"pairs": len(pairs), "start": start, "reference": start}
 
     engine = training_engine(ctx, cfg)
     outcome = train_dpo(

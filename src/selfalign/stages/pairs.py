@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from selfalign.constraints import check_all
+from selfalign.constraints import augment, check_all, passes_all, train_types
 from selfalign.data.jsonl import read_jsonl, write_jsonl_atomic
 from selfalign.engine import Generation, GenParams
 from selfalign.errors import DataError
@@ -80,14 +80,36 @@ def _load(path: Any) -> list[dict[str, Any]]:
     return recs
 
 
+def round_seed(seed: int, round_: int) -> int:
+    """Round r samples with its own seed: round 2 must not redraw round 1's samples."""
+    return seed + 1000 * (round_ - 1)
+
+
+def redraw_constraints(recs: list[dict[str, Any]], seed: int, round_: int) -> list[dict[str, Any]]:
+    """From round 2 on, each constrained instruction gets freshly drawn training-type constraints (as
+    many as before) on its base text, so a round is trained on new tasks, not round 1's again."""
+    if round_ < 2:
+        return recs
+    out = []
+    for r in recs:
+        base = ((r.get("gen") or {}).get("augment") or {}).get("base_text")
+        if not r.get("constraints") or not base:
+            out.append(r)
+            continue
+        rng = random.Random(f"{seed}:round{round_}:{r['id']}")
+        text, cs = augment(base, rng, k=len(r["constraints"]), allowed_types=train_types())
+        out.append({**r, "text": text, "constraints": cs})
+    return out
+
+
 def _sample(
-    ctx: StageContext, cfg: PairsConfig, recs: list[dict[str, Any]]
+    ctx: StageContext, cfg: PairsConfig, recs: list[dict[str, Any]], seed: int
 ) -> tuple[list[str], list[list[Generation]]]:
     engine = ctx.engine()
     if cfg.policy is not None and cfg.policy not in engine.adapters and "adapter" in ctx.inputs:
         engine.add_adapter(cfg.policy, ctx.inputs["adapter"])
     few = cfg.prompt_style == "few-shot" or (cfg.prompt_style == "auto" and cfg.policy is None)
-    rng = random.Random(ctx.seed)
+    rng = random.Random(seed)
     prompts = [
         response_prompt(r["text"], rng, k=cfg.few_shot_k, category=r.get("category"),
                         constrained=bool(r.get("constraints")))[0]
@@ -95,7 +117,7 @@ def _sample(
         for r in recs
     ]  # fmt: skip
     params = GenParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
-                       seed=ctx.seed, stop=get_format().stop, batch_size=cfg.batch_size)  # fmt: skip
+                       seed=seed, stop=get_format().stop, batch_size=cfg.batch_size)  # fmt: skip
     gens = engine.generate([p for p in prompts for _ in range(cfg.n_samples)], params, adapter=cfg.policy)
     samples = [gens[i * cfg.n_samples : (i + 1) * cfg.n_samples] for i in range(len(recs))]
     return prompts, samples
@@ -106,9 +128,11 @@ def run(ctx: StageContext) -> StageResult:
     if cfg.policy is None and ctx.extra.get("policy"):  # the pipeline names the current policy per round
         cfg = cfg.model_copy(update={"policy": ctx.extra["policy"]})
     started = time.perf_counter()
-    recs = _load(ctx.inputs["instructions"])
+    round_ = int(ctx.extra.get("round", 1))
+    seed = round_seed(ctx.seed, round_)
+    recs = redraw_constraints(_load(ctx.inputs["instructions"]), seed, round_)
     engine = ctx.engine()
-    prompts, samples = _sample(ctx, cfg, recs)
+    prompts, samples = _sample(ctx, cfg, recs, seed)
     choice = choose(engine, cfg.critic, n_per_kind=cfg.calibration_per_kind, seed=ctx.seed,
                     calibrate_named=True, require_pointwise=False, adapter=cfg.policy,
                     candidates=cfg.critic_candidates, cache_dir=ctx.out_dir,
@@ -173,8 +197,12 @@ def run(ctx: StageContext) -> StageResult:
         by_source[p["source"]] = by_source.get(p["source"], 0) + 1
     counts = {"instructions": len(recs), "samples": sum(len(s) for s in samples), "pairs": len(pairs),
               **{f"dropped_{k}": v for k, v in dropped.items()}}  # fmt: skip
+    checked = [passes_all(g.text.strip(), r["constraints"]) for r, gs in zip(recs, samples, strict=True)
+               if r.get("constraints") for g in gs]  # fmt: skip
     metrics = {**choice.manifest(), "margin_threshold": threshold, "by_source": by_source,
-               "negatives_requested": requested}  # fmt: skip
+               "negatives_requested": requested, "round": round_, "seed": seed,
+               # The sampling policy's own pass rate on its training instructions: the signal a round has.
+               "policy_pass_rate": round(sum(checked) / len(checked), 4) if checked else None}  # fmt: skip
     outputs = {"pairs": out / "pairs.jsonl", "pair_details": out / "pair_details.jsonl"}
     return finish(ctx, cfg, started, outputs, counts, metrics, sum(g.n_tokens for gs in samples for g in gs))
 
