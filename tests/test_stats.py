@@ -60,6 +60,15 @@ def test_mcnemar_exact_matches_scipy_binomtest(n: int):
         assert 0.0 < r.p_value <= 1.0
 
 
+@pytest.mark.parametrize(("b01", "b10"), [(18, 52), (40, 40), (3, 97), (120, 90)])
+def test_mcnemar_exact_on_request_above_the_threshold_matches_scipy(b01: int, b10: int):
+    r = mcnemar(*paired(b01, b10, both=50, neither=30), exact=True)
+    assert r.method == "exact" and r.n_discordant >= EXACT_BELOW
+    expected = sps.binomtest(b10, b01 + b10, 0.5, alternative="two-sided").pvalue
+    assert r.p_value == pytest.approx(expected, rel=1e-9, abs=1e-300)
+    assert mcnemar(*paired(b01, b10, both=50, neither=30)).method == "chi2-cc"
+
+
 def test_mcnemar_chi2_cc_textbook():
     r = mcnemar(*paired(10, 25, both=40, neither=12))
     assert r.method == "chi2-cc"

@@ -121,7 +121,7 @@ def _chi2_sf_df1(x: float) -> float:
     return math.erfc(math.sqrt(x / 2.0))
 
 
-def mcnemar(a: Sequence[bool], b: Sequence[bool]) -> McNemarResult:
+def mcnemar(a: Sequence[bool], b: Sequence[bool], *, exact: bool = False) -> McNemarResult:
     """Paired McNemar test of H0: A and B pass equally often on the same items.
 
     Only discordant items carry information: ``b01 = #(A pass, B fail)``, ``b10 = #(A fail, B pass)``,
@@ -135,6 +135,7 @@ def mcnemar(a: Sequence[bool], b: Sequence[bool]) -> McNemarResult:
       ``statistic = max(0, |b01 - b10| - 1)**2 / (b01 + b10)``, ``p = P[chi2_1 > statistic]``.
       The ``max(0, .)`` only matters when ``b01 == b10``: the correction must not turn an exact tie
       into evidence (without it the statistic would be ``1/n``, not ``0``).
+    - ``exact=True``: the exact binomial test whatever ``n`` (integer arithmetic, so no rounding).
 
     Raises ``ValueError`` on unequal lengths or non-boolean outcomes.
     """
@@ -143,7 +144,7 @@ def mcnemar(a: Sequence[bool], b: Sequence[bool]) -> McNemarResult:
     b01 = sum(1 for x, y in zip(xa, xb, strict=True) if x and not y)
     b10 = sum(1 for x, y in zip(xa, xb, strict=True) if y and not x)
     n = b01 + b10
-    if n < EXACT_BELOW:
+    if n < EXACT_BELOW or exact:
         k = min(b01, b10)
         p = 1.0 if n == 0 else float(min(Fraction(1), 2 * _binom_cdf_half(k, n)))
         return McNemarResult(b01, b10, n, float(k), p, "exact")
@@ -272,6 +273,7 @@ def compare(
     confidence: float = 0.95,
     n_boot: int = 2000,
     seed: int = 0,
+    exact: bool = False,
 ) -> dict[str, Any]:
     """Everything the report needs for "B versus A" on the same items, as a JSON-serialisable dict.
 
@@ -297,7 +299,7 @@ def compare(
         "n": n,
         "a": sa,
         "b": sb,
-        "mcnemar": mcnemar(xa, xb).to_dict(),
+        "mcnemar": mcnemar(xa, xb, exact=exact).to_dict(),
         "cohens_h": cohens_h(sa["rate"], sb["rate"]),
         "lift": {"estimate": lift, "ci_low": low, "ci_high": high},
         "confidence": confidence,

@@ -22,6 +22,7 @@ from selfalign.errors import ConfigError
 from selfalign.evaluate.conditions import BASE_FEW_SHOT, Condition, PromptBuilder, check_conditions
 from selfalign.evaluate.conditions import with_adapters as default_conditions
 from selfalign.evaluate.critic import AUTO, get_critic
+from selfalign.evaluate.headline import headline
 from selfalign.evaluate.items import load_items
 from selfalign.evaluate.memory import snapshot
 from selfalign.evaluate.runner import gen_params, run_conditions
@@ -109,6 +110,10 @@ def run(ctx: StageContext) -> StageResult:
         name: {r: sum(g.stop_reason == r for g in gs) for r in ("stop", "eos", "length")}
         for name, gs in gens.items()
     }
+    results["headline"] = headline(
+        records, {name: [g.stop_reason for g in gs] for name, gs in gens.items()},
+        n_boot=cfg.n_boot, seed=cfg.seed, confidence=cfg.confidence, alpha=cfg.alpha,
+    )  # fmt: skip
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     items_path, results_path = ctx.out_dir / "items.jsonl", ctx.out_dir / "results.json"
     n = write_jsonl_atomic(items_path, [r for recs in records.values() for r in recs])

@@ -1,0 +1,110 @@
+"""The headline comparison: each tuned condition against the *stronger* base condition, on every verifiable
+item and on the subsets that matter — items whose constraint types were never trained (generalisation),
+items of trained types, and items with two or three constraints.
+
+Few-shot prompting is not always the stronger base (short solved examples can make answers shorter and fail
+length demands), so the base condition with the higher verifiable pass rate on these items is named per run
+and every tuned condition is compared with it. Exact McNemar (binomial on the discordant items, whatever
+their number) per comparison; Benjamini–Hochberg across the whole family (conditions × subsets).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+from selfalign.constraints import HELD_OUT_TYPES
+from selfalign.evaluate.conditions import BASE_FEW_SHOT, BASE_ZERO_SHOT
+from selfalign.evaluate.stats import benjamini_hochberg, compare
+
+SUBSETS = ("all", "unseen_types", "seen_types", "multi_constraint")
+LENGTH_BINS = (0, 10, 20, 40, 60, 80, 100, 150)  # words; the last bin is open-ended
+
+
+def _types(rec: dict[str, Any]) -> set[str]:
+    return {c["type"] for c in rec["checks"]}
+
+
+def subset_of(name: str, rec: dict[str, Any]) -> bool:
+    """Whether a verifiable record belongs to a headline subset."""
+    types = _types(rec)
+    if name == "all":
+        return True
+    if name == "unseen_types":
+        return bool(types) and types <= HELD_OUT_TYPES
+    if name == "seen_types":
+        return bool(types) and not types & HELD_OUT_TYPES
+    if name == "multi_constraint":
+        return len(rec["checks"]) >= 2
+    raise ValueError(f"unknown subset {name!r}; known: {', '.join(SUBSETS)}")
+
+
+def stronger_base(records: dict[str, list[dict[str, Any]]]) -> str | None:
+    """The base condition that passes more verifiable items (few-shot on a tie); None if neither ran."""
+    rates = {}
+    for name in (BASE_FEW_SHOT, BASE_ZERO_SHOT):
+        recs = [r for r in records.get(name, []) if r["passed"] is not None]
+        if recs:
+            rates[name] = sum(bool(r["passed"]) for r in recs) / len(recs)
+    return max(rates, key=lambda n: (rates[n], n == BASE_FEW_SHOT)) if rates else None
+
+
+def length_histogram(outputs: Sequence[str]) -> dict[str, int]:
+    """Answer lengths in words, binned: shown next to any lift so length cannot explain it unseen."""
+    words = [len(o.split()) for o in outputs]
+    hist = {}
+    for lo, hi in itertools.pairwise([*LENGTH_BINS, None]):
+        label = f"{lo}-{hi - 1}" if hi is not None else f"{lo}+"
+        hist[label] = sum(1 for w in words if lo <= w and (hi is None or w < hi))
+    return hist
+
+
+def headline(
+    records: dict[str, list[dict[str, Any]]],
+    stop_reasons: dict[str, Sequence[str]],
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+) -> dict[str, Any]:
+    """Stronger base, per-condition stop rate and lengths, and every tuned condition vs the stronger base."""
+    base = stronger_base(records)
+    conditions: dict[str, Any] = {}
+    for name, recs in records.items():
+        reasons = list(stop_reasons.get(name, []))
+        outputs = [r["output"] for r in recs]
+        conditions[name] = {
+            "stop_rate": sum(r in ("stop", "eos") for r in reasons) / len(reasons) if reasons else None,
+            "mean_words": sum(len(o.split()) for o in outputs) / len(outputs) if outputs else 0.0,
+            "length_histogram": length_histogram(outputs),
+        }
+    comparisons: list[dict[str, Any]] = []
+    if base is not None:
+        ref = records[base]
+        for name, recs in records.items():
+            if name in (BASE_FEW_SHOT, BASE_ZERO_SHOT):
+                continue
+            for sub in SUBSETS:
+                idx = [i for i, r in enumerate(ref) if r["passed"] is not None and subset_of(sub, r)]
+                if not idx:
+                    continue
+                a = [bool(ref[i]["passed"]) for i in idx]
+                b = [bool(recs[i]["passed"]) for i in idx]
+                c = compare(a, b, base, name, confidence=confidence, n_boot=n_boot, seed=seed, exact=True)
+                comparisons.append(
+                    {"condition": name, "subset": sub, **c, "p_value": c["mcnemar"]["p_value"]}
+                )
+    if comparisons:
+        rejected, adjusted = benjamini_hochberg([c["p_value"] for c in comparisons], alpha)
+        for c, rej, q in zip(comparisons, rejected, adjusted, strict=True):
+            c["p_bh"], c["significant"] = q, rej
+    verifiable = [r for r in records[base] if r["passed"] is not None] if base else []
+    return {
+        "stronger_base": base,
+        "subsets": {s: sum(subset_of(s, r) for r in verifiable) for s in SUBSETS},
+        "conditions": conditions,
+        "comparisons": comparisons,
+        "test": "exact McNemar, Benjamini-Hochberg over every condition x subset",
+    }
