@@ -175,9 +175,31 @@ def test_extra_samples_go_only_to_constrained_instructions_without_a_pass(tmp_pa
     got = (y["samples"], y["samples_passed"], y["instructions"], y["instructions_with_a_pass"])
     assert got == (4, 2, 1, 1)
     assert y["per_type"]["bullet_count"] == {
-        "samples": 4, "samples_passed": 2, "instructions": 1, "instructions_with_a_pass": 1
+        "samples": 4,
+        "samples_passed": 2,
+        "instructions": 1,
+        "instructions_with_a_pass": 1,
     }
     assert manifest["metrics"]["extra_sampled_instructions"] == 1
     # The constraint shot of c's prompts shows its own type (bullet_count).
     shot = next(i for i in recs[2]["gen"]["shots"] if i.startswith("con-"))
     assert "bullet_count" in {c["type"] for c in pools.example_by_id(shot).constraints}
+
+
+def test_shared_prompt_samples_are_best_of_n_and_batch_independent(
+    tmp_path: Path, tiny_engine: Engine
+) -> None:
+    src = _write_instructions(tmp_path / "train.jsonl")
+    runs = []
+    for bs in (3, 8):  # 3: one instruction per call; 8: two per call
+        cfg = ResponsesConfig(batch_size=bs, max_new_tokens=6, samples=3, temperature=1.0, shared_prompt=True)
+        runs.append(_read(run(_ctx(tmp_path / f"b{bs}", cfg, tiny_engine, {"instructions": src})).outputs[
+            "responses"]))  # fmt: skip
+    assert runs[0] == runs[1]
+    recs = runs[0]
+    assert [r["id"] for r in recs[:3]] == ["a-r0", "a-r1", "a-r2"]
+    for iid in "abcde":
+        mine = [r for r in recs if r["instruction_id"] == iid]
+        assert len({r["prompt"] for r in mine}) == 1  # one prompt, computed once per call
+        assert len({r["gen"]["row_seed"] for r in mine}) == 3  # three different draws
+    assert len({r["text"] for r in recs if r["instruction_id"] == "a"}) > 1

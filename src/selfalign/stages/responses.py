@@ -54,6 +54,12 @@ class ResponsesConfig(BaseModel):
         description="more samples for each constrained instruction none of whose first `samples` passes "
         "every check (rejection sampling spends where the yield is low)",
     )
+    shared_prompt: bool = Field(
+        default=False,
+        description="all samples of an instruction continue one prompt (best-of-N: the engine computes the "
+        "prompt once for all of them); false = a fresh shot draw per sample (more prompt diversity, N "
+        "prompt passes)",
+    )
     match_constraint_shot: bool = Field(
         default=True,
         description="the constraint shot of a constrained prompt shows one of the instruction's own types "
@@ -81,7 +87,7 @@ def clean(text: str) -> str:
 def _prompt(
     ins: dict[str, Any], sample: int, cfg: ResponsesConfig, exclude: Sequence[str]
 ) -> tuple[str, list[str]]:
-    rng = random.Random(f"{cfg.seed}:{ins['id']}:{sample}")
+    rng = random.Random(f"{cfg.seed}:{ins['id']}:{0 if cfg.shared_prompt else sample}")
     types = [c["type"] for c in ins.get("constraints") or []]
     return response_prompt(
         ins["text"],
@@ -94,11 +100,20 @@ def _prompt(
     )
 
 
-def _params(cfg: ResponsesConfig, sample: int) -> GenParams:
-    # One seed per sample index: sample s of an instruction is the same whichever batch it lands in.
+def _seed(cfg: ResponsesConfig, sample: int) -> int:
+    """The generate seed of a sample. Separate prompts: one seed per sample index, so sample s of an
+    instruction is the same whichever batch it lands in. Shared prompt: one call holds all of an
+    instruction's first-pass samples (the engine seeds each repeat by its index), extra samples another seed.
+    """
+    if not cfg.shared_prompt:
+        return cfg.seed + sample
+    return cfg.seed if sample < cfg.samples else cfg.seed + 1
+
+
+def _params(cfg: ResponsesConfig, seed: int) -> GenParams:
     return GenParams(
         max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
-        repetition_penalty=cfg.repetition_penalty, seed=cfg.seed + sample, stop=get_format().stop,
+        repetition_penalty=cfg.repetition_penalty, seed=seed, stop=get_format().stop,
         batch_size=cfg.batch_size,
     )  # fmt: skip
 
@@ -107,12 +122,13 @@ def _records(
     ctx: StageContext, cfg: ResponsesConfig, batch: list[tuple[dict[str, Any], int]], exclude: Sequence[str]
 ) -> list[dict[str, Any]]:
     out: dict[tuple[str, int], dict[str, Any]] = {}
-    for sample in sorted({s for _, s in batch}):
-        rows = [ins for ins, s in batch if s == sample]
-        built = [_prompt(ins, sample, cfg, exclude) for ins in rows]
-        params = _params(cfg, sample)
+    for seed in sorted({_seed(cfg, s) for _, s in batch}):
+        # Sorted by (instruction, sample) within a call: a shared prompt's repeats are its samples in order.
+        rows = [(ins, s) for ins, s in batch if _seed(cfg, s) == seed]
+        built = [_prompt(ins, s, cfg, exclude) for ins, s in rows]
+        params = _params(cfg, seed)
         gens = ctx.engine().generate([p for p, _ in built], params)
-        for ins, (_, shot_ids), g in zip(rows, built, gens, strict=True):
+        for (ins, sample), (_, shot_ids), g in zip(rows, built, gens, strict=True):
             text = clean(g.text)
             flags = qc_flags(text, g.raw, g.stop_reason, ins["text"], min_words=cfg.min_words)
             gen = {
@@ -163,11 +179,29 @@ def _generate(
     exclude: Sequence[str],
 ) -> int:
     tokens = 0
-    for start in range(0, len(todo), cfg.batch_size):
-        batch = _records(ctx, cfg, todo[start : start + cfg.batch_size], exclude)
+    for rows in _batches(cfg, todo):
+        batch = _records(ctx, cfg, rows, exclude)
         tokens += sum(r["n_tokens"] for r in batch)
         writer.write_batch(batch)
     return tokens
+
+
+def _batches(
+    cfg: ResponsesConfig, todo: list[tuple[dict[str, Any], int]]
+) -> list[list[tuple[dict[str, Any], int]]]:
+    """Batches of ``batch_size`` rows; with a shared prompt, whole instructions (samples in order) per batch,
+    so every repeat of a prompt is in one call and a shard never holds part of an instruction."""
+    if not cfg.shared_prompt:
+        return [todo[i : i + cfg.batch_size] for i in range(0, len(todo), cfg.batch_size)]
+    by_ins: dict[str, list[tuple[dict[str, Any], int]]] = {}
+    for ins, s in todo:
+        by_ins.setdefault(ins["id"], []).append((ins, s))
+    out: list[list[tuple[dict[str, Any], int]]] = [[]]
+    for rows in by_ins.values():
+        if out[-1] and len(out[-1]) + len(rows) > cfg.batch_size:
+            out.append([])
+        out[-1].extend(sorted(rows, key=lambda r: r[1]))
+    return [b for b in out if b]
 
 
 def _needs_more(ins: dict[str, Any], written: dict[str, dict[str, Any]], samples: int) -> bool:
