@@ -57,6 +57,25 @@ def test_full_run_leaves_report_results_and_manifest(full_run):
     assert all(g["overridden"] for g in manifest["gates"] if not g["passed"])  # tiny.yaml overrides gates
 
 
+def test_results_markdown_carries_the_headline_rounds_and_stage_times(full_run, tmp_path):
+    from selfalign.report.markdown import results_markdown
+
+    results = json.loads((full_run / "evaluate" / "results.json").read_text())
+    head = results["headline"]
+    assert head["stronger_base"] in ("base_zero_shot", "base_few_shot")
+    md = results_markdown(full_run)
+    for title in ("## Headline", "## Conditions", "## Per round", "## Pass rate per constraint type",
+                  "## Rejection sampler yield", "## Wall time per stage"):  # fmt: skip
+        assert title in md
+    if head["comparisons"]:  # every comparison is a row with its exact p and BH q
+        c = head["comparisons"][0]
+        assert f"| {c['condition']} | {c['subset']} | {c['n']} |" in md
+    manifest = json.loads((full_run / "manifest.json").read_text())
+    total = sum(s["wall_seconds"] for s in manifest["stages"])
+    assert f"**{total:.0f}**" in md
+    assert "| dpo |" in md and "sft/adapter" in md  # DPO round 1's reference is the SFT adapter
+
+
 def test_rerun_is_all_cache_hits(full_run):
     run_pipeline(TINY, full_run, progress=False)
     assert set(_statuses(full_run).values()) == {"cached"}

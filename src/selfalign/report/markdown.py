@@ -1,0 +1,184 @@
+"""A run's measured results as Markdown tables (``selfalign report RUN_DIR --markdown FILE``).
+
+For docs and papers: the headline comparison (every tuned condition against the stronger base, on all,
+unseen-type, seen-type and multi-constraint items), the conditions with IFEval's four numbers, stop rates
+and length histograms, pass rate per constraint type, the per-round curve with each round's reference
+policy, the rejection sampler's yield per type, and wall time per stage. Everything is read from the run's
+files; nothing is recomputed except formatting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from selfalign.errors import DataError
+from selfalign.report.load import Run, load_run, read_object
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}"
+
+
+def _ci(lo: float | None, hi: float | None) -> str:
+    return "–" if lo is None or hi is None else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def _p(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2g}"
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _results(run: Run) -> dict[str, Any]:
+    stage = run.first("evaluate")
+    path = stage.file("results", suffix="results.json") if stage else None
+    if path is None:
+        raise DataError(
+            run.run_dir, None, "evaluate", "no evaluate/results.json: the run has not evaluated yet"
+        )
+    return read_object(path)
+
+
+def headline_section(res: dict[str, Any]) -> str:
+    h = res.get("headline")
+    if not h or not h.get("comparisons"):
+        return "_No headline comparison in results.json (no tuned condition, or an older run)._"
+    rows = []
+    for c in h["comparisons"]:
+        lift = c["lift"]
+        verdict = (
+            ("**better**" if lift["estimate"] > 0 else "**worse**") if c["significant"] else "no difference"
+        )
+        rows.append([c["condition"], c["subset"], c["n"],
+                     f"{_pct(c['a']['rate'])} {_ci(c['a']['ci_low'], c['a']['ci_high'])}",
+                     f"{_pct(c['b']['rate'])} {_ci(c['b']['ci_low'], c['b']['ci_high'])}",
+                     f"{100 * lift['estimate']:+.1f} {_ci(lift['ci_low'], lift['ci_high'])}",
+                     f"{c['mcnemar']['b10']}/{c['mcnemar']['b01']}", _p(c["p_value"]), _p(c["p_bh"]),
+                     f"{c['cohens_h']:+.2f}", verdict])  # fmt: skip
+    head = (f"Stronger base condition on these items: **{h['stronger_base']}**. Pass = every constraint of "
+            f"the item passes (prompt level, strict). Test: {h['test']}.\n\n")  # fmt: skip
+    return head + md_table(
+        ["condition", "items", "n", f"{h['stronger_base']} % [CI]", "condition % [CI]", "lift pts [CI]",
+         "wins/losses", "exact p", "BH q", "Cohen's h", "verdict"],
+        rows,
+    )  # fmt: skip
+
+
+def conditions_section(res: dict[str, Any]) -> str:
+    h = res.get("headline") or {}
+    hc = h.get("conditions", {})
+    rows = []
+    for name, c in res["conditions"].items():
+        o = (c.get("verifiable") or {}).get("overall") or {}
+        ife = c.get("ifeval") or {}
+        four = " / ".join(_pct(ife.get(k)) for k in ("prompt_strict", "instruction_strict", "prompt_loose",
+                                                      "instruction_loose"))  # fmt: skip
+        rows.append([name, f"{o.get('passed', '–')}/{o.get('n', '–')}",
+                     f"{_pct(o.get('rate'))} {_ci(o.get('ci_low'), o.get('ci_high'))}", four,
+                     f"{c.get('mean_words', 0):.1f}", _pct(hc.get(name, {}).get("stop_rate"))])  # fmt: skip
+    table = md_table(["condition", "passed", "pass % [Wilson CI]",
+                      "IFEval prompt-strict / instr-strict / prompt-loose / instr-loose", "mean words",
+                      "stop rate %"], rows)  # fmt: skip
+    hists = {n: v["length_histogram"] for n, v in hc.items() if v.get("length_histogram")}
+    if not hists:
+        return table
+    bins = list(next(iter(hists.values())))
+    hist = md_table(["condition", *[f"{b} words" for b in bins]],
+                    [[n, *[str(v.get(b, 0)) for b in bins]] for n, v in hists.items()])  # fmt: skip
+    return table + "\n\nAnswer length (words) per condition, all items:\n\n" + hist
+
+
+def types_section(res: dict[str, Any]) -> str:
+    conds = [n for n, c in res["conditions"].items() if c.get("verifiable")]
+    types = sorted({t for n in conds for t in res["conditions"][n]["verifiable"]["by_constraint_type"]})
+    rows = []
+    for t in types:
+        row = [t]
+        for n in conds:
+            r = res["conditions"][n]["verifiable"]["by_constraint_type"].get(t)
+            row.append("–" if r is None else f"{r['passed']}/{r['n']} ({_pct(r['rate'])})")
+        rows.append(row)
+    return md_table(["constraint type (instruction level)", *conds], rows)
+
+
+def rounds_section(run: Run, res: dict[str, Any]) -> str:
+    rows = []
+    conds = res["conditions"]
+    for st in run.stages:
+        label = st.label
+        if not (label == "sft" or label.startswith("dpo")):
+            continue
+        m = _stage_manifest(st.dir)
+        # DPO starts from, and is anchored to, the adapter it was given (see stages/dpo.py).
+        ref = str((m.get("inputs") or {}).get("sft_adapter", "base")) if label != "sft" else "– (SFT: none)"
+        pairs = next((p for p in run.stages if p.label == label.replace("dpo", "pairs")), None)
+        pm = _stage_manifest(pairs.dir) if pairs and label != "sft" else {}
+        o = ((conds.get(label) or {}).get("verifiable") or {}).get("overall") or {}
+        counts = st.entry.get("counts") or {}
+        size = counts.get("examples", counts.get("pairs", "–"))
+        sampler = _pct((pm.get("metrics") or {}).get("policy_pass_rate")) if pm else "–"
+        held = f"{_pct(o.get('rate'))} {_ci(o.get('ci_low'), o.get('ci_high'))}"
+        rows.append([label, size, sampler, _short(ref), held])
+    base = {n: ((conds.get(n) or {}).get("verifiable") or {}).get("overall") or {}
+            for n in ("base_zero_shot", "base_few_shot")}  # fmt: skip
+    pre = [[n, "–", "–", "–", f"{_pct(o.get('rate'))} {_ci(o.get('ci_low'), o.get('ci_high'))}"]
+           for n, o in base.items() if o]  # fmt: skip
+    return md_table(["policy", "trained on (examples / pairs)", "sampler pass % on its training items",
+                     "DPO reference", "held-out pass % [CI]"], pre + rows)  # fmt: skip
+
+
+def _short(path: str) -> str:
+    parts = Path(path).parts
+    return "/".join(parts[-2:]) if len(parts) > 2 else path
+
+
+def _stage_manifest(d: Path) -> dict[str, Any]:
+    p = d / "manifest.json"
+    return read_object(p) if p.is_file() else {}
+
+
+def yield_section(run: Run) -> str:
+    st = run.first("responses")
+    y = (_stage_manifest(st.dir).get("metrics") or {}).get("yield") if st else None
+    if not y:
+        return "_No sampler yield recorded._"
+    rows = [[t, f"{r['samples_passed']}/{r['samples']} ({_pct(r['samples_passed'] / r['samples'])})",
+             f"{r.get('instructions_with_a_pass', 0)}/{r.get('instructions', 0)}"]
+            for t, r in y["per_type"].items()]  # fmt: skip
+    head = (
+        f"All constrained training instructions: {y['samples_passed']}/{y['samples']} samples pass every "
+        f"check; {y['instructions_with_a_pass']}/{y['instructions']} instructions get at least one.\n\n"
+    )
+    return head + md_table(["type", "samples passing every check", "instructions with a pass"], rows)
+
+
+def stages_section(run: Run) -> str:
+    rows, total = [], 0.0
+    for st in run.stages:
+        wall = float(st.entry.get("wall_seconds") or 0)
+        total += wall
+        rows.append(
+            [st.label, f"{wall:.0f}", st.entry.get("tokens_generated", "–"), st.entry.get("status", "")]
+        )
+    rows.append(["**total (stages)**", f"**{total:.0f}** ({total / 60:.1f} min)", "", ""])
+    return md_table(["stage", "wall s", "tokens generated", "status"], rows)
+
+
+def results_markdown(run_dir: Path) -> str:
+    run = load_run(run_dir)
+    res = _results(run)
+    parts = [
+        f"## Headline ({res['n_verifiable']} verifiable held-out items)", headline_section(res),
+        "## Conditions", conditions_section(res),
+        "## Per round", rounds_section(run, res),
+        "## Pass rate per constraint type", types_section(res),
+        "## Rejection sampler yield (training instructions, base model)", yield_section(run),
+        "## Wall time per stage", stages_section(run),
+    ]  # fmt: skip
+    return "\n\n".join(parts) + "\n"
