@@ -150,6 +150,33 @@ def _lengths(items: list[dict[str, Any]], order: list[str]) -> str:
     )
 
 
+def _headline(res: dict[str, Any]) -> str:
+    """Every tuned condition against the stronger base, per subset (``evaluate.headline``)."""
+    h = res.get("headline")
+    if not isinstance(h, dict) or not h.get("comparisons"):
+        return ""
+    rows = []
+    for c in h["comparisons"]:
+        lift = c["lift"]
+        rows.append([esc(c["condition"]), esc(c["subset"]), fmt(c["n"]),
+                     f"{pct(c['a']['rate'])} {_ci(c['a']['ci_low'], c['a']['ci_high'])}",
+                     f"{pct(c['b']['rate'])} {_ci(c['b']['ci_low'], c['b']['ci_high'])}",
+                     f"{100 * lift['estimate']:+.1f} {_ci(lift['ci_low'], lift['ci_high'])}",
+                     fmt(c["p_value"]), fmt(c["p_bh"]), f"{c['cohens_h']:+.2f}",
+                     esc(verdict({**c, "significant": c["significant"]}))])  # fmt: skip
+    stops = [[esc(n), pct(v.get("stop_rate"))] for n, v in h.get("conditions", {}).items()]
+    head = ["condition", "items", "n", "stronger base", "condition", "lift pp [CI]", "exact p", "BH q",
+            "Cohen's h", "verdict"]  # fmt: skip
+    return (
+        f"<h3>Against the stronger base condition: {esc(h['stronger_base'])}</h3>"
+        + table(head, rows)
+        + '<p class="muted">unseen_types: every constraint of the item is of a type never used in training; '
+        "multi_constraint: two or three constraints. Exact McNemar; BH over every condition × subset.</p>"
+        + "<h3>Stop rate (EOS or the end marker before the token limit)</h3>"
+        + table(["condition", "stop rate"], stops)
+    )
+
+
 def evaluation(run: Run) -> str:
     stage = run.find("evaluate")
     if not stage:
@@ -165,6 +192,7 @@ def evaluation(run: Run) -> str:
         f"<p>{fmt(res.get('n_items'))} held-out items ({fmt(res.get('n_verifiable'))} verifiable, "
         f"{fmt(res.get('n_open_ended'))} open-ended), every condition on the same items; baseline "
         f"<b>{esc(res['baseline'])}</b>.</p>"
+        + _headline(res)
         + table(head, _summary_rows(res))
         + '<p class="muted">Verifiable items are scored by code checks only. Lift = paired bootstrap '
         "difference in pass rate vs the baseline (percentage points); p = paired exact/corrected McNemar; "
