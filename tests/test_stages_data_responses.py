@@ -45,13 +45,17 @@ CRAFTED = {
 
 
 class CraftedEngine(KillSwitch):
+    """Answers each prompt's (last) instruction with ``answer(instruction id, params)``."""
+
+    def answer(self, iid: str, params: GenParams) -> tuple[str, str]:
+        return CRAFTED[iid]
+
     def generate(self, prompts: list[str], params: GenParams) -> list[Generation]:
         self.tick()
         out = []
         for p in prompts:
             last = p.rsplit(get_format().instruction_prefix, 1)[-1].split("\n", 1)[0].strip()
-            iid = next(i for i, t, _, _ in INSTRUCTIONS if t == last)
-            text, reason = CRAFTED[iid]
+            text, reason = self.answer(next(i for i, t, _, _ in INSTRUCTIONS if t == last), params)
             out.append(Generation(p, " " + text, " " + text, reason, 50, 20, None, 1))  # type: ignore[arg-type]
         return out
 
@@ -148,19 +152,12 @@ def test_bad_instructions_file_names_line_and_writes_nothing(tmp_path: Path) -> 
     assert not (tmp_path / "out" / "responses.jsonl").exists()
 
 
-class SeedCraftedEngine(KillSwitch):
+class SeedCraftedEngine(CraftedEngine):
     """Instruction c (four bullets asked) gets three bullets for sample 0 and four from sample 2 on."""
 
-    def generate(self, prompts: list[str], params: GenParams) -> list[Generation]:
-        self.tick()
-        out = []
-        for p in prompts:
-            last = p.rsplit(get_format().instruction_prefix, 1)[-1].split("\n", 1)[0].strip()
-            iid = next(i for i, t, _, _ in INSTRUCTIONS if t == last)
-            n = 4 if iid == "c" and params.seed >= 2 else 3
-            text = "\n".join(f"- use {k}" for k in range(n))
-            out.append(Generation(p, " " + text, " " + text, "stop", 50, 20, None, 1))  # type: ignore[arg-type]
-        return out
+    def answer(self, iid: str, params: GenParams) -> tuple[str, str]:
+        n = 4 if iid == "c" and params.seed >= 2 else 3
+        return "\n".join(f"- use {k}" for k in range(n)), "stop"
 
 
 def test_extra_samples_go_only_to_constrained_instructions_without_a_pass(tmp_path: Path) -> None:
