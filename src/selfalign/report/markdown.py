@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from selfalign.constraints import passes_all
 from selfalign.errors import DataError
 from selfalign.report.load import Run, load_run, read_object
 
@@ -158,6 +159,41 @@ def yield_section(run: Run) -> str:
     return head + md_table(["type", "samples passing every check", "instructions with a pass"], rows)
 
 
+def yield_by_k(records: Sequence[dict[str, Any]]) -> list[tuple[int, int, int]]:
+    """``(k, instructions with a passing sample among their first k, instructions)`` for k = 1..max: what
+    more samples buy. Past the first pass only instructions without a pass have samples (the extra ones),
+    so each row is what rejection sampling with that budget yields."""
+    by_ins: dict[str, list[tuple[int, bool]]] = {}
+    for r in records:
+        if r.get("constraints"):
+            sample = int((r.get("gen") or {}).get("sample", 0))
+            by_ins.setdefault(str(r["instruction_id"]), []).append(
+                (sample, passes_all(r["text"], r["constraints"]))
+            )
+    most = max((len(v) for v in by_ins.values()), default=0)
+    out = []
+    for k in range(1, most + 1):
+        hit = sum(any(ok for s, ok in v if s < k) for v in by_ins.values())
+        out.append((k, hit, len(by_ins)))
+    return out
+
+
+def k_section(run: Run) -> str:
+    st = run.first("responses")
+    path = st.file("responses", suffix="responses.jsonl") if st else None
+    if path is None:
+        return "_No responses file._"
+    rows = [
+        [str(k), f"{hit}/{n} ({_pct(hit / n if n else None)})"] for k, hit, n in yield_by_k(run.jsonl(path))
+    ]
+    return (
+        "Share of constrained training instructions with at least one sample that passes every check, by "
+        "the number of samples drawn (rows past the first pass add the extra samples, which only "
+        "instructions whose first samples all failed get):\n\n"
+        + md_table(["samples k", "instructions with a pass"], rows)
+    )
+
+
 def stages_section(run: Run) -> str:
     rows, total = [], 0.0
     for st in run.stages:
@@ -179,6 +215,7 @@ def results_markdown(run_dir: Path) -> str:
         "## Per round", rounds_section(run, res),
         "## Pass rate per constraint type", types_section(res),
         "## Rejection sampler yield (training instructions, base model)", yield_section(run),
+        "## Yield by number of samples", k_section(run),
         "## Wall time per stage", stages_section(run),
     ]  # fmt: skip
     return "\n\n".join(parts) + "\n"
