@@ -1,0 +1,67 @@
+"""The live view on a terminal: one table that updates in place — every stage with its status and wall time,
+the running one with a progress bar (items or steps done / total, tokens/s, ETA) and its training loss."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.progress_bar import ProgressBar
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from selfalign.console.state import Row, RunState, Task
+
+STYLES = {"pending": "dim", "done": "green", "cached": "cyan", "failed": "bold red"}
+
+
+def clock(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def task_text(task: Task) -> str:
+    parts = [f"{task.done}/{task.total} {task.unit}"]
+    rate = task.tokens_per_s()
+    if rate is not None:
+        parts.append(f"{rate:.0f} tok/s")
+    eta = task.eta()
+    parts.append(f"ETA {clock(eta)}" if eta is not None else "ETA …")
+    if task.unit != "steps":
+        parts.append(task.label)
+    return " · ".join(parts)
+
+
+class LiveView(RunState):
+    """:class:`RunState` plus :meth:`render`, which ``rich.live.Live`` calls a few times a second."""
+
+    def __init__(self, title: str, on_begin: Callable[[], None] = lambda: None) -> None:
+        super().__init__(title, on_begin)
+        self._spinner = Spinner("dots", text="running", style="yellow")
+
+    def render(self) -> RenderableType:
+        with self.lock:
+            table = Table(title=self.title, box=box.SIMPLE_HEAD, expand=False)
+            for col, justify in (("stage", "left"), ("status", "left"), ("wall s", "right"), ("", "left"),
+                                 ("progress", "left")):  # fmt: skip
+                table.add_column(col, justify=justify)  # type: ignore[arg-type]
+            for row in self.rows.values():
+                table.add_row(*self._cells(row))
+            if self.running is None and all(r.status == "pending" for r in self.rows.values()):
+                return Group(table, Text("preflight: loading the model (guards, sentinels)", style="dim"))
+            return table
+
+    def _cells(self, row: Row) -> tuple[RenderableType, ...]:
+        seconds = row.seconds()
+        wall = "" if seconds is None else f"{seconds:.1f}"
+        if row.status != "running":
+            detail = row.loss_text() or (f"{row.tokens} tokens" if row.tokens else "")
+            return row.name, Text(row.status, style=STYLES.get(row.status, "")), wall, "", detail
+        task = self.task
+        if task is None:
+            return row.name, self._spinner, wall, "", row.loss_text()
+        bar = ProgressBar(total=max(task.total, 1), completed=task.done, width=24)
+        detail = " · ".join(p for p in (task_text(task), row.loss_text()) if p)
+        return row.name, self._spinner, wall, bar, detail
