@@ -117,23 +117,21 @@ class Engine:
         encoded = self.guard.encode_batch(prompts, allow_special=allow_special, as_text=as_text)
         seeds = plan_rows(prompts, params.seed)
         out: list[Generation | None] = [None] * len(prompts)
+        view = progress.current() if self.progress else None  # a run's live view, else rich's own bar
         with self.using(adapter) as model:
 
             def run(idx: list[int]) -> list[Generation]:
                 rows = ([encoded[i] for i in idx], [seeds[i] for i in idx])
-                return generate_batch(model, self.guard, *rows, params, self.pad_id, self.eos_ids)
+                tick = view.advance if view is not None else None  # rows done and tokens, every step
+                return generate_batch(model, self.guard, *rows, params, self.pad_id, self.eos_ids, tick)
 
             batches = batches_by_length([len(e) for e in encoded], params.batch_size)
-            view = progress.current() if self.progress else None  # a run's live view, else rich's own bar
             if view is not None:
                 view.start_task(f"generate {len(prompts)}", len(prompts), "items")
             for idx in track(batches, description=f"generate {len(prompts)}", transient=True,
                              disable=not self.progress or view is not None or len(batches) < 2):  # fmt: skip
-                done = halving_on_oom(run, idx)
-                for i, g in zip(idx, done, strict=True):
+                for i, g in zip(idx, halving_on_oom(run, idx), strict=True):
                     out[i] = g
-                if view is not None:
-                    view.advance(len(idx), sum(g.n_tokens for g in done))
         return [g for g in out if g is not None]
 
     # -- primitive 2 ------------------------------------------------------------------------------------
