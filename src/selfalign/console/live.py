@@ -14,6 +14,7 @@ from rich.text import Text
 
 from selfalign.console.state import Row, RunState, Task
 
+BAR = 24  # progress bar width
 STYLES = {"pending": "dim", "done": "green", "cached": "cyan", "failed": "bold red"}
 
 
@@ -29,8 +30,6 @@ def task_text(task: Task) -> str:
         parts.append(f"{rate:.0f} tok/s")
     eta = task.eta()
     parts.append(f"ETA {clock(eta)}" if eta is not None else "ETA …")
-    if task.unit != "steps":
-        parts.append(task.label)
     return " · ".join(parts)
 
 
@@ -44,9 +43,11 @@ class LiveView(RunState):
     def render(self) -> RenderableType:
         with self.lock:
             table = Table(title=self.title, box=box.SIMPLE_HEAD, expand=False)
-            for col, justify in (("stage", "left"), ("status", "left"), ("wall s", "right"), ("", "left"),
-                                 ("progress", "left")):  # fmt: skip
-                table.add_column(col, justify=justify)  # type: ignore[arg-type]
+            table.add_column("stage", no_wrap=True, min_width=max((len(n) for n in self.rows), default=5))
+            table.add_column("status", no_wrap=True, min_width=9)
+            table.add_column("wall s", justify="right", no_wrap=True, min_width=6)
+            table.add_column("progress", width=BAR)
+            table.add_column("")
             for row in self.rows.values():
                 table.add_row(*self._cells(row))
             if self.running is None and all(r.status == "pending" for r in self.rows.values()):
@@ -62,6 +63,6 @@ class LiveView(RunState):
         task = self.task
         if task is None:
             return row.name, self._spinner, wall, "", row.loss_text()
-        bar = ProgressBar(total=max(task.total, 1), completed=task.done, width=24)
+        bar = ProgressBar(total=max(task.total, 1), completed=task.done, width=BAR)
         detail = " · ".join(p for p in (task_text(task), row.loss_text()) if p)
         return row.name, self._spinner, wall, bar, detail
