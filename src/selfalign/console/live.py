@@ -61,6 +61,7 @@ class LiveView(RunState):
             detail = row.loss_text() or (f"{row.tokens} tokens" if row.tokens else "")
             return row.name, Text(row.status, style=STYLES.get(row.status, "")), wall, "", detail
         task = self.task
+        self._spinner.update(text="running" if task is None else task.label)  # e.g. "generate 24", "train"
         if task is None:
             return row.name, self._spinner, wall, "", row.loss_text()
         bar = ProgressBar(total=max(task.total, 1), completed=task.done, width=BAR)
