@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import warnings
@@ -109,20 +110,32 @@ def test_chatter_in_process_goes_to_run_log_unless_verbose(capsys, tmp_path, mon
     assert "after the run" in capsys.readouterr().out
 
 
-def test_a_stage_that_fails_is_marked_and_its_traceback_kept_in_run_log(capsys, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("error", "code", "status", "says"),
+    [
+        (OSError(28, "No space left on device", "train.jsonl"), 1, "failed", "no space left on the device"),
+        (signal.SIGINT, 130, "interrupted", "interrupted by SIGINT"),  # the user presses Ctrl-C
+    ],
+)
+def test_a_stage_that_stops_is_marked_and_run_log_keeps_why(
+    capsys, tmp_path, monkeypatch, error, code, status, says
+):
     from selfalign.stages import split
 
-    def full(ctx):  # type: ignore[no-untyped-def]
-        raise OSError(28, "No space left on device", str(ctx.out_dir / "train.jsonl"))
+    def stop(ctx):  # type: ignore[no-untyped-def]
+        if isinstance(error, signal.Signals):
+            os.kill(os.getpid(), error)
+        raise error
 
-    monkeypatch.setattr(split, "run", full)
+    monkeypatch.setattr(split, "run", stop)
     run_dir = tmp_path / "run"
-    assert cli.run(["run", str(TINY), "--run-dir", str(run_dir), "--until", "split"]) == 1
+    assert cli.run(["run", str(TINY), "--run-dir", str(run_dir), "--until", "split"]) == code
     out, err = capsys.readouterr()
-    assert len(err.strip().splitlines()) == 1 and "no space left on the device" in err
-    assert "[2/2] split: failed after " in out
+    assert len(err.strip().splitlines()) == 1 and says in err
+    assert f"[2/2] split: {status} after " in out
     log = (run_dir / "run.log").read_text(encoding="utf-8")
-    assert "run stopped: OSError" in log and "Traceback" in log and "raise OSError" in log
+    stopped_by = "KeyboardInterrupt" if error == signal.SIGINT else "OSError"
+    assert f"run stopped: {stopped_by}" in log and "Traceback" in log and "in stop" in log
 
 
 def test_run_log_is_not_written_when_the_run_never_starts(capsys, tmp_path):

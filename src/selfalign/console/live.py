@@ -15,7 +15,7 @@ from rich.text import Text
 from selfalign.console.state import Row, RunState, Task
 
 BAR = 24  # progress bar width
-STYLES = {"pending": "dim", "done": "green", "cached": "cyan", "failed": "bold red"}
+STYLES = {"pending": "dim", "done": "green", "cached": "cyan", "failed": "bold red", "interrupted": "yellow"}
 
 
 def clock(seconds: float) -> str:

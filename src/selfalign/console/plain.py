@@ -35,8 +35,8 @@ class PlainView(RunState):
             line += f" ({extra})" if extra else ""
         self._say(line)
 
-    def failed(self) -> Any:
-        row = super().failed()
+    def failed(self, status: str = "failed") -> Any:
+        row = super().failed(status)
         if row is not None:
-            self._say(f"[{self.position(row.name)}] {row.name}: failed after {row.wall or 0.0:.1f} s")
+            self._say(f"[{self.position(row.name)}] {row.name}: {status} after {row.wall or 0.0:.1f} s")
         return row

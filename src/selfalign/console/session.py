@@ -95,7 +95,7 @@ def run_console(run_dir: Path, *, quiet: bool = False, verbose: bool = False) ->
         with progress.installed(view):
             yield view
     except BaseException as e:
-        view.failed()
+        view.failed("interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
         if display is not None:
             display.transient = False  # keep the table: it shows where the run stopped
         record = logging.LogRecord("selfalign", logging.ERROR, __file__, 0, "run stopped: %s",

@@ -109,12 +109,12 @@ class RunState:
             row.loss = [row.loss[0], float(loss)] if row.loss else [float(loss)]
 
     # -- the end -----------------------------------------------------------------------------------------
-    def failed(self) -> Row | None:
-        """Mark the running stage failed (the run stopped inside it); return it."""
+    def failed(self, status: str = "failed") -> Row | None:
+        """Mark the running stage ``failed`` (or ``interrupted``): the run stopped inside it; return it."""
         with self.lock:
             row = self.rows.get(self.running) if self.running else None
             if row is not None:
-                row.status, row.wall = "failed", row.seconds()
+                row.status, row.wall = status, row.seconds()
             self.running, self.task = None, None
             return row
 
