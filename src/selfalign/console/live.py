@@ -12,9 +12,9 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from selfalign.console.state import Row, RunState, Task
+from selfalign.console.state import RunState, Task
 
-BAR = 24  # progress bar width
+BAR = 20  # progress bar width
 STYLES = {"pending": "dim", "done": "green", "cached": "cyan", "failed": "bold red", "interrupted": "yellow"}
 
 
@@ -41,29 +41,31 @@ class LiveView(RunState):
         self._spinner = Spinner("dots", text="running", style="yellow")
 
     def render(self) -> RenderableType:
+        """The stage table, and under it the running stage's task: its bar, count, rate, ETA."""
         with self.lock:
             table = Table(title=self.title, box=box.SIMPLE_HEAD, expand=False)
             table.add_column("stage", no_wrap=True, min_width=max((len(n) for n in self.rows), default=5))
             table.add_column("status", no_wrap=True, min_width=9)
             table.add_column("wall s", justify="right", no_wrap=True, min_width=6)
-            table.add_column("progress", width=BAR)
-            table.add_column("")
+            table.add_column("")  # tokens generated, or the training loss (first → latest)
             for row in self.rows.values():
-                table.add_row(*self._cells(row))
+                seconds = row.seconds()
+                status: RenderableType = self._spinner if row.status == "running" else Text(
+                    row.status, style=STYLES.get(row.status, "")
+                )
+                detail = row.loss_text() or (f"{row.tokens} tokens" if row.tokens else "")
+                table.add_row(row.name, status, "" if seconds is None else f"{seconds:.1f}", detail)
             if self.running is None and all(r.status == "pending" for r in self.rows.values()):
-                return Group(table, Text("preflight: loading the model (guards, sentinels)", style="dim"))
-            return table
+                return Group(table, Text("  preflight: loading the model (guards, sentinels)", style="dim"))
+            if self.running is None or self.task is None:
+                return table
+            return Group(table, self._task_line(self.running, self.task))
 
-    def _cells(self, row: Row) -> tuple[RenderableType, ...]:
-        seconds = row.seconds()
-        wall = "" if seconds is None else f"{seconds:.1f}"
-        if row.status != "running":
-            detail = row.loss_text() or (f"{row.tokens} tokens" if row.tokens else "")
-            return row.name, Text(row.status, style=STYLES.get(row.status, "")), wall, "", detail
-        task = self.task
-        self._spinner.update(text="running" if task is None else task.label)  # e.g. "generate 24", "train"
-        if task is None:
-            return row.name, self._spinner, wall, "", row.loss_text()
-        bar = ProgressBar(total=max(task.total, 1), completed=task.done, width=BAR)
-        detail = " · ".join(p for p in (task_text(task), row.loss_text()) if p)
-        return row.name, self._spinner, wall, bar, detail
+    def _task_line(self, stage: str, task: Task) -> RenderableType:
+        line = Table.grid(padding=(0, 1))
+        line.add_row(
+            Text(f"  {stage}: {task.label}", style="bold"),
+            ProgressBar(total=max(task.total, 1), completed=task.done, width=BAR),
+            task_text(task),
+        )
+        return line
