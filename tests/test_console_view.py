@@ -107,7 +107,7 @@ def test_run_log_that_cannot_be_opened_is_reported_not_raised(tmp_path):
 
 def test_stray_output_becomes_library_records_line_by_line(caplog):
     stream = routing.StreamToLog("stderr")
-    with caplog.at_level(logging.INFO, logger=routing.LIBRARY):
+    with caplog.at_level(logging.INFO, logger=routing.STREAMS):
         stream.write("bar  0%\rbar 100%\nhalf")
         stream.write(" a line\n")
         stream.write("tail")

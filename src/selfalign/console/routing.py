@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import selfalign
 
 LIBRARY = "selfalign.library"  # chatter without a logger of its own (stray prints, library warnings)
+STREAMS = f"{LIBRARY}.stream"  # what was written to stdout/stderr (echoed as written with --verbose)
 _OURS = Path(selfalign.__file__).resolve().parent
 _DEPRECATIONS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -80,13 +81,13 @@ class RunLog(logging.Handler):
 
 class StreamToLog(io.TextIOBase):
     """Stands in for ``sys.stdout``/``sys.stderr``: each line written becomes a record on
-    ``selfalign.library`` (a tqdm bar's ``\\r`` refreshes are lines too). ``echo``: also pass the text on
-    (``--verbose``)."""
+    ``selfalign.library.stream`` (a tqdm bar's ``\\r`` refreshes are lines too). ``echo``: also pass the
+    text on as written (``--verbose``)."""
 
     def __init__(self, name: str, echo: TextIO | None = None) -> None:
         self.name, self.echo = name, echo
         self._pending = ""
-        self._log = logging.getLogger(LIBRARY)
+        self._log = logging.getLogger(STREAMS)
 
     def writable(self) -> bool:
         return True

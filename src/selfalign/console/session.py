@@ -39,6 +39,10 @@ def _ours(record: logging.LogRecord) -> bool:
     return (name == "selfalign" or name.startswith("selfalign.")) and not name.startswith(routing.LIBRARY)
 
 
+def _not_echoed(record: logging.LogRecord) -> bool:
+    return not record.name.startswith(routing.STREAMS)  # with --verbose the stand-ins echo it as written
+
+
 def _terminal_handler(term: Console, err: TextIO, live: bool, verbose: bool) -> logging.Handler:
     handler: logging.Handler
     if live:
@@ -47,8 +51,7 @@ def _terminal_handler(term: Console, err: TextIO, live: bool, verbose: bool) -> 
         handler = logging.StreamHandler(err)
         handler.setFormatter(_Plain("%(message)s"))
     handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    if not verbose:
-        handler.addFilter(_ours)
+    handler.addFilter(_not_echoed if verbose else _ours)
     return handler
 
 
