@@ -12,7 +12,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from rich.console import Console
 from rich.live import Live
@@ -93,7 +93,7 @@ def run_console(run_dir: Path, *, quiet: bool = False, verbose: bool = False) ->
     stand_ins = (routing.StreamToLog("stdout", sys.stdout if verbose else None),
                  routing.StreamToLog("stderr", sys.stderr if verbose else None))  # fmt: skip
     real_streams = (sys.stdout, sys.stderr)
-    sys.stdout, sys.stderr = stand_ins
+    sys.stdout, sys.stderr = cast(TextIO, stand_ins[0]), cast(TextIO, stand_ins[1])
     try:
         with progress.installed(view):
             yield view
