@@ -30,7 +30,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 # Files allowed to differ, each for a reason that is not lost work: they record time or the process.
-EXCEPTED_NAMES = ("manifest.json", ".lock", "report.html", "metrics.jsonl", ".key")  # .key: see below
+# run.log: each process appends its own (timestamped) lines, so a killed-and-resumed run has more of them.
+EXCEPTED_NAMES = ("manifest.json", ".lock", "report.html", "metrics.jsonl", ".key", "run.log")  # .key: below
 EXCEPTED_PREFIXES = ("calibration-", "events.out.tfevents")  # scorer seconds; TensorBoard wall times
 EXCEPTED_PARTS = ("checkpoints",)  # Trainer internals (trainer_state.json holds timings); not outputs
 # train_loss averages only the steps run since the last resume, and the card names absolute paths; the keys

@@ -64,3 +64,22 @@ def evaluate_gates(section: str, entry: dict[str, Any], config: Any) -> list[dic
             "overridden": bool(not passed and config.override),
         })  # fmt: skip
     return out
+
+
+NEAR = 0.1  # a passing value within 10% of its threshold is reported as close to it
+
+
+def gate_notices(gates: list[dict[str, Any]]) -> list[str]:
+    """One line per gate a person should see: failed but overridden, or passed close to its threshold."""
+    out = []
+    for g in gates:
+        where = f"gate {g['name']} after {g['stage']}: {g['value']} vs {g['kind']} {g['threshold']}"
+        if not g["passed"] and g["overridden"]:
+            out.append(f"{where}: failed; recorded and overridden (gates.override), the run goes on")
+        elif g["passed"] and _near(float(g["value"]), float(g["threshold"])):
+            out.append(f"{where}: passed, but within {NEAR:.0%} of the threshold")
+    return out
+
+
+def _near(value: float, threshold: float) -> bool:
+    return threshold != 0 and abs(threshold - value) <= NEAR * abs(threshold)

@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import selfalign
+from selfalign import progress
 from selfalign.atomic import sweep_stale, write_text_atomic
 from selfalign.config import load_config, stable_hash
 from selfalign.engine import Engine, ModelSpec
 from selfalign.engine.provenance import git_state
 from selfalign.errors import ConfigError, GateError
 from selfalign.faults import as_os_error
-from selfalign.gates import evaluate_gates
+from selfalign.gates import evaluate_gates, gate_notices
 from selfalign.runlock import command_line, run_dir_lock
 from selfalign.stages.base import StageContext, StageResult, write_manifest
 from selfalign.stages.digest import digests, why_changed
@@ -200,7 +201,7 @@ def run_step(
             log.info("%s: cached (key %s)", step.name, key)
             outputs[step.name] = {k: run.run_dir / v for k, v in done["outputs"].items()}
             hashes[step.name] = done["output_hashes"]
-            return {**done["summary"], "status": "cached"}
+            return _shown({**done["summary"], "status": "cached"})
         log.warning("%s: rerunning from scratch: %s", step.name, rerun_reason)
         shutil.rmtree(stage_dir)
     if stage_dir.exists():
@@ -227,6 +228,8 @@ def run_step(
     if step.section in TRAINING:
         run.release_engine()
     log.info("%s: running", step.name)
+    if (view := progress.current()) is not None:
+        view.stage_started(step.name)
     started = time.perf_counter()
     try:
         result: StageResult = module.run(ctx)
@@ -275,7 +278,14 @@ def run_step(
     )
     outputs[step.name] = {k: run.run_dir / v for k, v in rel.items()}
     hashes[step.name] = output_hashes
-    return {**summary, "status": "done"}
+    return _shown({**summary, "status": "done"})
+
+
+def _shown(entry: dict[str, Any]) -> dict[str, Any]:
+    """Tell the run's view (if one is installed) that a stage finished; return its entry."""
+    if (view := progress.current()) is not None:
+        view.stage_finished(entry)
+    return entry
 
 
 def run_pipeline(
@@ -310,6 +320,8 @@ def _run_locked(run: Run, config_path: str | Path, steps: list[Step], until: str
         "git": git_state(),
         "code_version": code_version(),
     }
+    if (view := progress.current()) is not None:
+        view.begin([s.name for s in steps])
     run.engine()  # preflight: load with guards and sentinels before any work
     run.save()
     keys: dict[str, str] = {}
@@ -323,6 +335,8 @@ def _run_locked(run: Run, config_path: str | Path, steps: list[Step], until: str
         run.manifest["stages"] = [s for s in run.manifest["stages"] if s["name"] != step.name] + [entry]
         gates = evaluate_gates(step.section, entry, run.config.gates)
         run.manifest["gates"] += gates
+        for notice in gate_notices(gates):
+            log.warning(notice)
         run.save()
         failed = [g for g in gates if not g["passed"] and not g["overridden"]]
         if failed:

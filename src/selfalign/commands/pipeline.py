@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table
 
 from selfalign.config import describe, load_config, run_config_class
@@ -28,18 +26,22 @@ def run(
         bool, typer.Option("--quiet", "-q", help="Only warnings and the final summary.")
     ] = False,
     until: Annotated[str | None, typer.Option(help="Stop after this stage (e.g. responses).")] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Also show the library output (warnings, logs) run.log keeps."),
+    ] = False,
 ) -> None:
     """Run the whole pipeline: preflight → instructions → split → responses → critique → SFT → pairs → DPO →
-    evaluate → report. Rerunning skips finished stages and resumes an interrupted one."""
+    evaluate → report. Rerunning skips finished stages and resumes an interrupted one.
+
+    On a terminal one live table shows the stages, the running one's progress and training loss; otherwise
+    one line per stage. Library output goes to RUN_DIR/run.log; selfalign's own warnings stay visible."""
+    from selfalign.console import run_console
     from selfalign.pipeline import run_pipeline
 
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False)],
-        force=True,
-    )
-    out = run_pipeline(config, run_dir or Path("runs") / config.stem, progress=not quiet, until=until)
+    target = run_dir or Path("runs") / config.stem
+    with run_console(target, quiet=quiet, verbose=verbose):
+        out = run_pipeline(config, target, progress=not quiet, until=until)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     table = Table(title=f"selfalign run → {out}")
     for col in ("stage", "status", "wall s", "tokens", "counts"):

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from rich.progress import track
 
+from selfalign import progress
 from selfalign.engine import threads  # first: sets the OpenMP wait policy before torch loads
 from selfalign.engine.generate import generate_batch, plan_rows
 from selfalign.engine.loader import Loaded, ModelSpec, load
@@ -53,7 +54,7 @@ class Engine:
         self.guard = loaded.guard
         self.provenance = loaded.provenance
         self.adapters: dict[str, str] = {}
-        self.progress = True  # progress bars over generation batches; the pipeline turns them off for --quiet
+        self.progress = True  # progress over generation batches (a run's view or a bar); off for --quiet
         # Prompts that embed what a model wrote (instructions, answers, samples) treat control-token strings
         # in them as plain text: a sampled "<start_of_turn>" is data, not a reason to end a run. Stages, the
         # critic and training set this; `selfalign generate` (a person's text) keeps refusing them.
@@ -116,15 +117,19 @@ class Engine:
         encoded = self.guard.encode_batch(prompts, allow_special=allow_special, as_text=as_text)
         seeds = plan_rows(prompts, params.seed)
         out: list[Generation | None] = [None] * len(prompts)
+        view = progress.current() if self.progress else None  # a run's live view, else rich's own bar
         with self.using(adapter) as model:
 
             def run(idx: list[int]) -> list[Generation]:
                 rows = ([encoded[i] for i in idx], [seeds[i] for i in idx])
-                return generate_batch(model, self.guard, *rows, params, self.pad_id, self.eos_ids)
+                tick = view.advance if view is not None else None  # rows done and tokens, every step
+                return generate_batch(model, self.guard, *rows, params, self.pad_id, self.eos_ids, tick)
 
             batches = batches_by_length([len(e) for e in encoded], params.batch_size)
+            if view is not None:
+                view.start_task(f"generate {len(prompts)}", len(prompts), "items")
             for idx in track(batches, description=f"generate {len(prompts)}", transient=True,
-                             disable=not self.progress or len(batches) < 2):  # fmt: skip
+                             disable=not self.progress or view is not None or len(batches) < 2):  # fmt: skip
                 for i, g in zip(idx, halving_on_oom(run, idx), strict=True):
                     out[i] = g
         return [g for g in out if g is not None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -147,6 +147,7 @@ def decode(
     seeds: Sequence[int],
     params: GenParams,
     stopper: StopStrings,
+    tick: Callable[[int, int], None] | None = None,
 ) -> list[list[int]]:
     """Greedy or per-row-sampled decoding that drops finished rows from the batch at every step.
 
@@ -155,6 +156,7 @@ def decode(
     runs only the rows still going (their KV cache rows are selected, not recomputed). The per-step
     processing is HF's: repetition penalty, then temperature / top-k / top-p, then a draw from the row's
     own generator (so a row's sample never depends on its batch-mates), or argmax when greedy.
+    ``tick(rows finished, tokens)`` is called after every step (a run's progress view).
     """
     device = input_ids.device
     rows = list(range(input_ids.shape[0]))
@@ -173,7 +175,10 @@ def decode(
             gens[r].append(tok)
             if not stopper.update(r, gens[r][-stopper.window :], len(gens[r])):
                 keep.append(i)
-        if not keep or step == params.max_new_tokens - 1:
+        last = not keep or step == params.max_new_tokens - 1
+        if tick is not None:
+            tick(len(rows) if last else len(rows) - len(keep), len(rows))
+        if last:
             break
         seqs = torch.cat([seqs, picks.unsqueeze(1)], dim=1)
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
@@ -232,14 +237,15 @@ def generate_batch(
     params: GenParams,
     pad_id: int,
     eos_ids: set[int],
+    tick: Callable[[int, int], None] | None = None,
 ) -> list[Generation]:
-    """One left-padded batch through :func:`decode`."""
+    """One left-padded batch through :func:`decode` (``tick``: see there)."""
     device = next(model.parameters()).device
     input_ids, mask = left_pad(encoded, pad_id)
     width = input_ids.shape[1]
     stopper = StopStrings(guard, params.stop, width, eos_ids, len(encoded))
     with torch.inference_mode():
-        gens = decode(model, input_ids.to(device), mask.to(device), seeds, params, stopper)
+        gens = decode(model, input_ids.to(device), mask.to(device), seeds, params, stopper, tick)
     results = []
     for row in range(len(encoded)):
         gen = gens[row]

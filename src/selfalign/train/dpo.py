@@ -20,7 +20,7 @@ from trl import DPOConfig, DPOTrainer
 
 from selfalign.atomic import publish_dir, staging_dir
 from selfalign.errors import ConfigError
-from selfalign.train import common
+from selfalign.train import common, progress
 from selfalign.train.config import DPOSettings
 from selfalign.train.outputs import TrainOutcome, save_merged, write_card
 from selfalign.train.tokenize import dpo_dataset
@@ -88,7 +88,7 @@ def build_trainer(
     )
     if sft_adapter is not None and "ref" not in trainer.model.peft_config:
         raise ConfigError("dpo: TRL did not create the frozen 'ref' adapter; the reference would not be SFT")
-    return trainer
+    return progress.attach(trainer)  # no raw log dicts on stdout: loss goes to the run's view and log
 
 
 def train_dpo(

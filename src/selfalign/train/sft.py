@@ -14,7 +14,7 @@ from trl import SFTConfig, SFTTrainer
 
 from selfalign.atomic import publish_dir, staging_dir
 from selfalign.errors import ConfigError
-from selfalign.train import common
+from selfalign.train import common, progress
 from selfalign.train.config import SFTSettings
 from selfalign.train.outputs import TrainOutcome, save_merged, write_card
 from selfalign.train.tokenize import sft_dataset
@@ -54,7 +54,7 @@ def build_trainer(
     if settings.tensorboard:
         cbs.append(common.tensorboard_callback(out_dir / "tensorboard"))
     model.train()
-    return SFTTrainer(
+    trainer = SFTTrainer(
         model=model,
         args=args,
         train_dataset=sft_dataset(engine, examples, settings.max_length),
@@ -62,6 +62,7 @@ def build_trainer(
         peft_config=common.lora_config(settings),
         callbacks=cbs,
     )
+    return progress.attach(trainer)  # no raw log dicts on stdout: loss goes to the run's view and log
 
 
 def train_sft(
