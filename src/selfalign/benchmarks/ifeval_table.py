@@ -1,0 +1,45 @@
+"""The console view of an IFEval ``results.json``: IFEval's four numbers per condition, with paired tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from selfalign.benchmarks.ifeval_summary import METRICS
+from selfalign.evaluate.table import ci, pct, verdict
+
+LABELS = {
+    "prompt_strict": "prompt strict",
+    "prompt_loose": "prompt loose",
+    "instruction_strict": "instr. strict",
+    "instruction_loose": "instr. loose",
+}
+
+
+def ifeval_table(results: dict[str, Any]) -> Table:
+    """One row per condition and metric: rate, Wilson CI, lift [CI], McNemar p (BH), Cohen's h, verdict."""
+    base = results["baseline"]
+    title = (f"IFEval checkers vs {base} ({results['n_prompts']} prompts, {results['n_instructions']} "
+             "instructions; instruction-level p treats instructions as independent)")  # fmt: skip
+    table = Table(title=title)
+    for col in ("condition", "metric", "pass", "95% CI", "lift [CI]", "p (BH)", "h", "verdict", "words"):
+        table.add_column(col, justify="left" if col in ("condition", "metric", "verdict") else "right")
+    for name, res in results["conditions"].items():
+        for m in METRICS:
+            r = res["ifeval"][m]
+            vs = r["vs_baseline"]
+            row = [name, LABELS[m], f"{r['passed']}/{r['n']} {pct(r['rate'])}", ci(r["ci_low"], r["ci_high"])]
+            if vs is None:
+                row += ["–", "–", "–", verdict(None)]
+            else:
+                lift = vs["lift"]
+                row += [
+                    f"{100 * lift['estimate']:+.1f} {ci(lift['ci_low'], lift['ci_high'])}",
+                    f"{vs['p_value']:.3g} ({vs['p_bh']:.3g})",
+                    f"{vs['cohens_h']:+.2f}",
+                    verdict(vs),
+                ]
+            row.append(f"{res['mean_words']:.1f}" if m == METRICS[0] else "")
+            table.add_row(*row)
+    return table
