@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ifeval_answers import ANSWERS, EXPECTED
 from selfalign.benchmarks import ifeval_checkers
 from selfalign.benchmarks.ifeval_checkers import install_punkt, load_checkers
 from selfalign.benchmarks.ifeval_data import load_ifeval
@@ -17,50 +18,6 @@ from selfalign.benchmarks.ifeval_score import score_response
 from selfalign.errors import DataError, MissingDependencyError
 
 SAMPLE = Path(__file__).parent / "data" / "ifeval" / "ifeval_sample.jsonl"
-
-# Answers written for the sample's prompts, and IFEval's verdicts per instruction, (strict, loose), worked
-# out by reading lm-eval 0.4.13's checkers. Loose also tries the answer without its first line, without its
-# last line, without both, and each of those with every '*' removed.
-ANSWERS = {
-    "1001": "Sure, here is my note:\nHi Sam\nCould I borrow your ladder on Saturday? I will bring it back on "
-    "Sunday.\nThanks\nAlex",  # a comma only in the chatty first line: strict fails, loose passes
-    "1002": "rain taps on the tin roofs of the harbour while the fishing boats rock gently and the smell of "
-    "salt and wet rope drifts through the quiet lanes.",  # lowercase English, 27 words < 60
-    "1003": "<<The Keeper of the Light>>\nA tower stands above the foam\nIts lamp a steady guiding star\n"
-    "It calls the wandering sailors home\nNo matter where the sailors are\n**Any other questions?**",
-    "1004": "Here are my reasons:\n* It saves money.\n* It is healthier.\n* It is fun with friends.\n"
-    "- Bonus: it impresses guests.",  # 3 '*' bullets + 1 '-' bullet = 4; without the last line, 3
-    "1005": "Bread goes stale because its starch crystallises again as it cools and dries.\n"
-    "P.S. Keep it in a paper bag.",  # no 'moisture' in any variant
-    "1006": 'Here is the summary:\n"Tides rise and fall because the Moon pulls on the oceans. The Sun adds a '
-    'smaller pull. Together they make two high tides a day."',  # 3 Punkt sentences; quoted only loosely
-    "1007": '```json\n{"colour": "red", "gears": 21}\n```',
-    "1008": "STAY COOL ALL DAY. Not a cheap bottle.",  # not all capitals; 'cheap' is forbidden
-    "1010": "Mon week-end idéal commence par une longue promenade au bord de la mer, puis un déjeuner avec "
-    "mes amis et une soirée tranquille à lire un bon livre.",
-    "1011": "You are READY. Stay CALM and trust your WORK.",  # 3 all-capital words
-    "1012": "I have hands at [place] but never wave at [name]. Zig-zag goes my ticking.",  # 2 [..], 2 z
-    "1014": "Fresh bread every morning.\n******\nFresh bread every morning.",  # two parts, not different
-    "1015": "Gardening teaches patience.\n\nHowever, it also rewards effort.",
-    "1016": "My answer is maybe.",
-}
-EXPECTED = {
-    "1001": ([False], [True]),
-    "1002": ([True, True], [True, True]),
-    "1003": ([True, False], [True, True]),  # '**' after the end phrase: loose removes the asterisks
-    "1004": ([False], [True]),
-    "1005": ([False, True], [False, True]),
-    "1006": ([True, False], [True, True]),
-    "1007": ([True], [True]),
-    "1008": ([False, False], [False, False]),
-    "1010": ([True], [True]),
-    "1011": ([True], [True]),
-    "1012": ([True, True], [True, True]),
-    "1014": ([False], [False]),
-    "1015": ([True], [True]),
-    "1016": ([True], [True]),
-}
-
 
 @pytest.fixture(scope="module")
 def checkers():
@@ -141,7 +98,8 @@ def test_checkers_load_and_score_with_no_network_in_a_fresh_process(tmp_path):
         "socket.socket.connect = refuse; socket.create_connection = refuse; socket.getaddrinfo = refuse\n"
         "from selfalign.benchmarks.ifeval_checkers import load_checkers\n"
         "import sys; c = load_checkers()\n"
-        "print(sys.modules['lm_eval.tasks.ifeval.instructions_util'].count_sentences('The cat sat. The dog ran. The bird sang.'))\n"
+        "util = sys.modules['lm_eval.tasks.ifeval.instructions_util']\n"
+        "print(util.count_sentences('The cat sat. The dog ran. The bird sang.'))\n"
     )
     env = {**os.environ, "SELFALIGN_CACHE": str(tmp_path), "NLTK_DATA": str(tmp_path / "none")}
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1] / "src"), env.get("PYTHONPATH", "")])
@@ -152,24 +110,24 @@ def test_checkers_load_and_score_with_no_network_in_a_fresh_process(tmp_path):
     assert (tmp_path / "nltk_data" / "tokenizers" / "punkt_tab" / "english" / "collocations.tab").is_file()
 
 
+NC, NW, LF = "punctuation:no_comma", "length_constraints:number_words", "keywords:letter_frequency"
+
+
+def row(ids: list[str], kwargs: list[dict], **over) -> dict:
+    return {"key": 1, "prompt": "x", "instruction_id_list": ids, "kwargs": kwargs, **over}
+
+
 BAD = [
-    ({"key": 1, "prompt": "x", "instruction_id_list": ["nope:nothing"], "kwargs": [{}]},
-     "instruction_id_list[0]: unknown IFEval id"),
-    ({"key": 1, "prompt": "x", "instruction_id_list": ["punctuation:no_comma"], "kwargs": []},
-     "kwargs: expected a list of 1 objects"),
-    ({"key": 1, "prompt": "x", "instruction_id_list": ["punctuation:no_comma", "length_constraints:number_words"],
-      "kwargs": [{}, {"relation": "less than"}]}, "kwargs[1]: length_constraints:number_words needs 'num_words'"),
-    ({"key": 1, "prompt": "x", "instruction_id_list": ["length_constraints:number_words"],
-      "kwargs": [{"num_words": 0, "relation": "less than"}]}, "needs 'num_words' (missing, null, empty or 0"),
-    ({"key": 1, "prompt": "x", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{"num_words": 3}]},
-     "kwargs[0]: punctuation:no_comma takes no arguments, not 'num_words'"),
-    ({"key": 1, "prompt": "x", "instruction_id_list": ["length_constraints:number_words"],
-      "kwargs": [{"num_words": 5, "relation": "at most"}]}, "refuses these arguments"),
-    ({"key": 1, "prompt": "x", "instruction_id_list": ["keywords:letter_frequency"],
-      "kwargs": [{"letter": "7", "let_frequency": 2, "let_relation": "at least"}]}, "letter='7' is not usable"),
-    ({"key": True, "prompt": "x", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}, ":1: key:"),
-    ({"key": 1, "prompt": " ", "instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}]}, ":1: prompt:"),
-]  # fmt: skip
+    (row(["nope:nothing"], [{}]), "instruction_id_list[0]: unknown IFEval id"),
+    (row([NC], []), "kwargs: expected a list of 1 objects"),
+    (row([NC, NW], [{}, {"relation": "less than"}]), f"kwargs[1]: {NW} needs 'num_words'"),
+    (row([NW], [{"num_words": 0, "relation": "less than"}]), "needs 'num_words' (missing, null, empty or 0"),
+    (row([NC], [{"num_words": 3}]), f"kwargs[0]: {NC} takes no arguments, not 'num_words'"),
+    (row([NW], [{"num_words": 5, "relation": "at most"}]), "refuses these arguments"),
+    (row([LF], [{"letter": "7", "let_frequency": 2, "let_relation": "at least"}]), "letter='7' is not"),
+    (row([NC], [{}], key=True), ":1: key:"),
+    (row([NC], [{}], prompt=" "), ":1: prompt:"),
+]
 
 
 @pytest.mark.parametrize(("record", "message"), BAD)

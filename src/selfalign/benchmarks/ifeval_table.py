@@ -18,13 +18,17 @@ LABELS = {
 
 
 def ifeval_table(results: dict[str, Any]) -> Table:
-    """One row per condition and metric: rate, Wilson CI, lift [CI], McNemar p (BH), Cohen's h, verdict."""
+    """One row per condition and metric: rate, Wilson CI, lift [CI], McNemar p (BH), Cohen's h, verdict;
+    mean words per condition in the caption."""
     base = results["baseline"]
-    title = (f"IFEval checkers vs {base} ({results['n_prompts']} prompts, {results['n_instructions']} "
-             "instructions; instruction-level p treats instructions as independent)")  # fmt: skip
-    table = Table(title=title)
-    for col in ("condition", "metric", "pass", "95% CI", "lift [CI]", "p (BH)", "h", "verdict", "words"):
-        table.add_column(col, justify="left" if col in ("condition", "metric", "verdict") else "right")
+    words = ", ".join(f"{n} {r['mean_words']:.1f}" for n, r in results["conditions"].items())
+    table = Table(
+        title=f"IFEval vs {base}: {results['n_prompts']} prompts, {results['n_instructions']} instructions",
+        caption=f"p: McNemar (instruction level counts instructions as independent). Mean words: {words}",
+    )
+    for col in ("condition", "metric", "pass", "95% CI", "lift [CI]", "p (BH)", "h", "verdict"):
+        left = col in ("condition", "metric", "verdict")
+        table.add_column(col, justify="left" if left else "right", no_wrap=col in ("condition", "metric"))
     for name, res in results["conditions"].items():
         for m in METRICS:
             r = res["ifeval"][m]
@@ -40,6 +44,5 @@ def ifeval_table(results: dict[str, Any]) -> Table:
                     f"{vs['cohens_h']:+.2f}",
                     verdict(vs),
                 ]
-            row.append(f"{res['mean_words']:.1f}" if m == METRICS[0] else "")
             table.add_row(*row)
     return table
