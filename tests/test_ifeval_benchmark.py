@@ -117,7 +117,7 @@ def test_cluster_bootstrap_resamples_whole_prompts():
 
 def test_conditions_must_answer_the_same_prompts(results):
     recs = {"base_few_shot": [{"key": "1"}], "x": [{"key": "2"}]}
-    with pytest.raises(ValueError, match="does not answer the prompts"):
+    with pytest.raises(ValueError, match="does not answer the same items"):
         summarize_ifeval(recs, "base_few_shot")
 
 

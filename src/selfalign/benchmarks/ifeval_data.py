@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from selfalign.data.jsonl import PathLike, iter_jsonl
+from selfalign.data.jsonl import PathLike
 from selfalign.errors import DataError
+from selfalign.evaluate.items import load_keyed
 
 
 @dataclass(frozen=True)
@@ -102,14 +103,5 @@ def prompt_from_record(
 
 def load_ifeval(path: PathLike, checkers: ModuleType) -> list[IfevalPrompt]:
     """Every row of an IFEval-format JSONL file; keys unique, file non-empty."""
-    rows: list[IfevalPrompt] = []
-    seen: dict[str, int] = {}
-    for line, rec in iter_jsonl(path):
-        row = prompt_from_record(rec, checkers, path, line)
-        if row.key in seen:
-            raise DataError(path, line, "key", f"duplicate key {row.key!r} (first on line {seen[row.key]})")
-        seen[row.key] = line
-        rows.append(row)
-    if not rows:
-        raise DataError(path, None, None, "no IFEval prompts")
-    return rows
+    return load_keyed(path, lambda rec, line: prompt_from_record(rec, checkers, path, line), lambda p: p.key,
+                      "key", "IFEval prompts")  # fmt: skip

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from selfalign.evaluate.stats import benjamini_hochberg, cohens_h, compare, paired_cluster_bootstrap_lift
-from selfalign.evaluate.summary import pass_rate
+from selfalign.evaluate.summary import pass_rate, same_items
 
 METRICS = ("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose")
 
@@ -68,12 +68,7 @@ def summarize_ifeval(
     alpha: float = 0.05,
 ) -> dict[str, Any]:
     """Results per condition (in ``records`` order); every condition must answer the same prompts in order."""
-    if baseline not in records:
-        raise ValueError(f"baseline {baseline!r} is not among the conditions {list(records)}")
-    keys = [r["key"] for r in records[baseline]]
-    for name, recs in records.items():
-        if [r["key"] for r in recs] != keys:
-            raise ValueError(f"condition {name!r} does not answer the prompts of {baseline!r} in order")
+    keys = same_items(records, baseline, "key")
     opts = {"n_boot": n_boot, "seed": seed, "confidence": confidence}
     out: dict[str, Any] = {}
     family: list[dict[str, Any]] = []

@@ -7,7 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from selfalign.benchmarks.ifeval_summary import METRICS
-from selfalign.evaluate.table import ci, pct, verdict
+from selfalign.evaluate.table import ci, pct, vs_cells
 
 LABELS = {
     "prompt_strict": "prompt strict",
@@ -32,17 +32,6 @@ def ifeval_table(results: dict[str, Any]) -> Table:
     for name, res in results["conditions"].items():
         for m in METRICS:
             r = res["ifeval"][m]
-            vs = r["vs_baseline"]
-            row = [name, LABELS[m], f"{r['passed']}/{r['n']} {pct(r['rate'])}", ci(r["ci_low"], r["ci_high"])]
-            if vs is None:
-                row += ["–", "–", "–", verdict(None)]
-            else:
-                lift = vs["lift"]
-                row += [
-                    f"{100 * lift['estimate']:+.1f} {ci(lift['ci_low'], lift['ci_high'])}",
-                    f"{vs['p_value']:.3g} ({vs['p_bh']:.3g})",
-                    f"{vs['cohens_h']:+.2f}",
-                    verdict(vs),
-                ]
-            table.add_row(*row)
+            rate = [f"{r['passed']}/{r['n']} {pct(r['rate'])}", ci(r["ci_low"], r["ci_high"])]
+            table.add_row(name, LABELS[m], *rate, *vs_cells(r["vs_baseline"]))
     return table

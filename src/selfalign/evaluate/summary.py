@@ -100,6 +100,17 @@ def _open_ended(recs: list[dict[str, Any]], opts: dict[str, Any]) -> dict[str, A
     }
 
 
+def same_items(records: dict[str, list[dict[str, Any]]], baseline: str, key: str) -> list[Any]:
+    """The baseline's item keys in order; ValueError unless every condition answers exactly those."""
+    if baseline not in records:
+        raise ValueError(f"baseline {baseline!r} is not among the conditions {list(records)}")
+    keys = [r[key] for r in records[baseline]]
+    for name, recs in records.items():
+        if [r[key] for r in recs] != keys:
+            raise ValueError(f"condition {name!r} does not answer the same items, in order, as {baseline!r}")
+    return keys
+
+
 def summarize(
     records: dict[str, list[dict[str, Any]]],
     baseline: str,
@@ -110,13 +121,8 @@ def summarize(
     alpha: float = 0.05,
 ) -> dict[str, Any]:
     """Results per condition (in ``records`` order); every condition must cover the same items in order."""
-    if baseline not in records:
-        raise ValueError(f"baseline {baseline!r} is not among the conditions {list(records)}")
+    ids = same_items(records, baseline, "id")
     base = records[baseline]
-    ids = [r["id"] for r in base]
-    for name, recs in records.items():
-        if [r["id"] for r in recs] != ids:
-            raise ValueError(f"condition {name!r} does not answer the same items, in order, as {baseline!r}")
     opts = {"n_boot": n_boot, "seed": seed, "confidence": confidence}
     out: dict[str, Any] = {}
     for name, recs in records.items():

@@ -24,6 +24,19 @@ def ci(lo: float, hi: float) -> str:
     return f"[{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
+def vs_cells(vs: dict[str, Any] | None) -> list[str]:
+    """lift [CI], p (BH), Cohen's h, verdict of one comparison with the baseline (dashes for the baseline)."""
+    if vs is None:
+        return ["–", "–", "–", verdict(None)]
+    lift = vs["lift"]
+    return [
+        f"{100 * lift['estimate']:+.1f} {ci(lift['ci_low'], lift['ci_high'])}",
+        f"{vs['p_value']:.3g} ({vs.get('p_bh', vs['p_value']):.3g})",
+        f"{vs['cohens_h']:+.2f}",
+        verdict(vs),
+    ]
+
+
 def summary_table(results: dict[str, Any]) -> Table:
     base = results["baseline"]
     table = Table(title=f"evaluation vs {base} ({results['n_items']} items)")
@@ -39,16 +52,7 @@ def summary_table(results: dict[str, Any]) -> Table:
             o = ver["overall"]
             vs = o["vs_baseline"]
             row += [f"{o['passed']}/{o['n']} {pct(o['rate'])}", ci(o["ci_low"], o["ci_high"])]
-            if vs is None:
-                row += ["–", "–", "–", "baseline"]
-            else:
-                lift = vs["lift"]
-                row += [
-                    f"{100 * lift['estimate']:+.1f} {ci(lift['ci_low'], lift['ci_high'])}",
-                    f"{vs['p_value']:.3g} ({vs.get('p_bh', vs['p_value']):.3g})",
-                    f"{vs['cohens_h']:+.2f}",
-                    verdict(vs),
-                ]
+            row += vs_cells(vs)
         row.append("–" if opn is None else f"{pct(opn['win_rate'])} {ci(opn['ci_low'], opn['ci_high'])}")
         row.append(f"{res['mean_words']:.1f}")
         table.add_row(*row)
