@@ -19,6 +19,7 @@ from selfalign.errors import DataError, MissingDependencyError
 
 SAMPLE = Path(__file__).parent / "data" / "ifeval" / "ifeval_sample.jsonl"
 
+
 @pytest.fixture(scope="module")
 def checkers():
     return load_checkers()
@@ -140,8 +141,12 @@ def test_bad_rows_are_one_line_naming_file_line_and_field(checkers, tmp_path, re
 
 
 def test_null_kwargs_are_dropped_as_lm_eval_drops_them_and_keys_are_unique(checkers, tmp_path):
-    row = {"key": 7, "prompt": "x", "instruction_id_list": ["punctuation:no_comma"],
-           "kwargs": [{"num_words": None, "language": None}]}  # the Hugging Face copy's layout
+    row = {
+        "key": 7,
+        "prompt": "x",
+        "instruction_id_list": ["punctuation:no_comma"],
+        "kwargs": [{"num_words": None, "language": None}],
+    }  # the Hugging Face copy's layout
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps(row) + "\n" + json.dumps(row) + "\n")
     with pytest.raises(DataError, match=r"d\.jsonl:2: key: duplicate key '7' \(first on line 1\)"):
