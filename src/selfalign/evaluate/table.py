@@ -16,12 +16,25 @@ def verdict(vs: dict[str, Any] | None) -> str:
     return "better" if vs["lift"]["estimate"] > 0 else "worse"
 
 
-def _pct(x: float | None) -> str:
+def pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 
 
-def _ci(lo: float, hi: float) -> str:
+def ci(lo: float, hi: float) -> str:
     return f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def vs_cells(vs: dict[str, Any] | None) -> list[str]:
+    """lift [CI], p (BH), Cohen's h, verdict of one comparison with the baseline (dashes for the baseline)."""
+    if vs is None:
+        return ["–", "–", "–", verdict(None)]
+    lift = vs["lift"]
+    return [
+        f"{100 * lift['estimate']:+.1f} {ci(lift['ci_low'], lift['ci_high'])}",
+        f"{vs['p_value']:.3g} ({vs.get('p_bh', vs['p_value']):.3g})",
+        f"{vs['cohens_h']:+.2f}",
+        verdict(vs),
+    ]
 
 
 def summary_table(results: dict[str, Any]) -> Table:
@@ -38,18 +51,9 @@ def summary_table(results: dict[str, Any]) -> Table:
         else:
             o = ver["overall"]
             vs = o["vs_baseline"]
-            row += [f"{o['passed']}/{o['n']} {_pct(o['rate'])}", _ci(o["ci_low"], o["ci_high"])]
-            if vs is None:
-                row += ["–", "–", "–", "baseline"]
-            else:
-                lift = vs["lift"]
-                row += [
-                    f"{100 * lift['estimate']:+.1f} {_ci(lift['ci_low'], lift['ci_high'])}",
-                    f"{vs['p_value']:.3g} ({vs.get('p_bh', vs['p_value']):.3g})",
-                    f"{vs['cohens_h']:+.2f}",
-                    verdict(vs),
-                ]
-        row.append("–" if opn is None else f"{_pct(opn['win_rate'])} {_ci(opn['ci_low'], opn['ci_high'])}")
+            row += [f"{o['passed']}/{o['n']} {pct(o['rate'])}", ci(o["ci_low"], o["ci_high"])]
+            row += vs_cells(vs)
+        row.append("–" if opn is None else f"{pct(opn['win_rate'])} {ci(opn['ci_low'], opn['ci_high'])}")
         row.append(f"{res['mean_words']:.1f}")
         table.add_row(*row)
     return table
@@ -67,7 +71,7 @@ def category_table(results: dict[str, Any]) -> Table:
             lift = "–" if vs is None else f"{100 * vs['lift']['estimate']:+.1f}"
             p = "–" if vs is None else f"{vs['p_value']:.3g} ({vs['p_bh']:.3g})"
             table.add_row(
-                name, cat, f"{c['passed']}/{c['n']} {_pct(c['rate'])}", _ci(c["ci_low"], c["ci_high"]),
+                name, cat, f"{c['passed']}/{c['n']} {pct(c['rate'])}", ci(c["ci_low"], c["ci_high"]),
                 lift, p, verdict(vs),
             )  # fmt: skip
     return table

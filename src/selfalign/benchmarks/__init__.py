@@ -1,0 +1,1 @@
+"""Published benchmarks on selfalign's conditions: ``selfalign evaluate --benchmark NAME --data FILE``."""
