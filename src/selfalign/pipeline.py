@@ -28,6 +28,7 @@ import selfalign
 from selfalign.atomic import sweep_stale, write_text_atomic
 from selfalign.config import load_config, stable_hash
 from selfalign.engine import Engine, ModelSpec
+from selfalign.engine.backend import BackendSpec
 from selfalign.engine.provenance import git_state
 from selfalign.errors import ConfigError, GateError
 from selfalign.faults import as_os_error
@@ -123,7 +124,8 @@ class Run:
 
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = Engine.load(self.model_spec)
+            backend = BackendSpec(**self.config.engine.model_dump())
+            self._engine = Engine.load(self.model_spec, backend=backend)
             self._engine.text_is_data = True  # its prompts embed model text
             self._engine.progress = self.progress
             self.manifest["provenance"] = self._engine.provenance
@@ -166,6 +168,7 @@ def _stage_key(run: Run, step: Step, upstream: dict[str, str], hashes: dict[str,
             "extra": step.extra,
             "config": section.model_dump(mode="json"),
             "model": run.config.model.model_dump(mode="json"),
+            "backend": run.config.engine.backend,
             "seed": run.config.run.seed,
             "inputs": {k: upstream[s] for k, (s, _) in step.inputs.items() if s in upstream},
             "input_hashes": {k: hashes[s].get(o) for k, (s, o) in step.inputs.items() if s in hashes},
