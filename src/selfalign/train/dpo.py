@@ -112,19 +112,23 @@ def train_dpo(
         for r in trainer.train_dataset
     )
     model, outcome = common.train_and_save(trainer, out_dir, settings, len(pairs), tokens)
-    write_card(
-        outcome.adapter_dir,
-        kind="dpo",
-        provenance=engine.provenance,
-        settings=settings,
-        data=data_info or {},
-        outcome=outcome,
-        parent_adapter=str(sft_adapter) if sft_adapter else None,
-    )
-    outcome.adapter_dir = publish_dir(outcome.adapter_dir, out_dir / "adapter")  # complete, card included
-    if settings.merge:
-        if "ref" in model.peft_config:
-            model.delete_adapter("ref")
-        merged = save_merged(model, engine.tokenizer, staging_dir(out_dir / "merged"))
-        outcome.merged_dir = publish_dir(merged, out_dir / "merged")
+    if common.is_main(trainer):
+        write_card(
+            outcome.adapter_dir,
+            kind="dpo",
+            provenance=engine.provenance,
+            settings=settings,
+            data=data_info or {},
+            outcome=outcome,
+            parent_adapter=str(sft_adapter) if sft_adapter else None,
+        )
+        outcome.adapter_dir = publish_dir(outcome.adapter_dir, out_dir / "adapter")  # complete, card included
+        if settings.merge:
+            if "ref" in model.peft_config:
+                model.delete_adapter("ref")
+            merged = save_merged(model, engine.tokenizer, staging_dir(out_dir / "merged"))
+            outcome.merged_dir = publish_dir(merged, out_dir / "merged")
+    elif settings.merge:
+        outcome.merged_dir = out_dir / "merged"
+    common.done_writing(trainer)
     return outcome

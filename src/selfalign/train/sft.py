@@ -83,16 +83,20 @@ def train_sft(
     model, outcome = common.train_and_save(
         trainer, out_dir, settings, len(examples), sum(len(r) for r in trainer.train_dataset["input_ids"])
     )
-    write_card(
-        outcome.adapter_dir,
-        kind="sft",
-        provenance=engine.provenance,
-        settings=settings,
-        data=data_info or {},
-        outcome=outcome,
-    )
-    outcome.adapter_dir = publish_dir(outcome.adapter_dir, out_dir / "adapter")  # complete, card included
-    if settings.merge:
-        merged = save_merged(model, engine.tokenizer, staging_dir(out_dir / "merged"))
-        outcome.merged_dir = publish_dir(merged, out_dir / "merged")
+    if common.is_main(trainer):
+        write_card(
+            outcome.adapter_dir,
+            kind="sft",
+            provenance=engine.provenance,
+            settings=settings,
+            data=data_info or {},
+            outcome=outcome,
+        )
+        outcome.adapter_dir = publish_dir(outcome.adapter_dir, out_dir / "adapter")  # complete, card included
+        if settings.merge:
+            merged = save_merged(model, engine.tokenizer, staging_dir(out_dir / "merged"))
+            outcome.merged_dir = publish_dir(merged, out_dir / "merged")
+    elif settings.merge:
+        outcome.merged_dir = out_dir / "merged"
+    common.done_writing(trainer)
     return outcome
