@@ -61,7 +61,7 @@ $(VSTAMP): pyproject.toml Makefile
 vllm: $(VSTAMP)
 
 test-vllm: $(VSTAMP)
-	VLLM_CPU_KVCACHE_SPACE=1 $(VBIN)/pytest tests/test_engine_vllm.py tests/test_train_multiprocess.py
+	VLLM_CPU_KVCACHE_SPACE=1 $(VBIN)/pytest tests/test_engine_vllm.py tests/test_engine_backend.py
 
 clean:
 	rm -rf $(VENV) $(VVENV) runs .pytest_cache

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -84,19 +85,31 @@ class VllmBackend:
 
     @classmethod
     def start(cls, engine: Engine, spec: BackendSpec) -> VllmBackend:
-        """Start vLLM on the engine's model. The torch weights are released afterwards (except a model
-        built in code, which is tiny): generation and scoring no longer use them."""
-        cuda = engine.provenance["device"] == "cuda"
+        """Start vLLM on the engine's model. The torch weights are released first (except a model built in
+        code, which is tiny): generation and scoring no longer use them, and on a GPU vLLM sizes its KV
+        cache from the memory left free."""
+        prov = engine.provenance
+        cuda = prov["device"] == "cuda"
+        if prov["quantization"] == "8bit":
+            raise ModelRefError("engine.backend vllm: no 8-bit bitsandbytes in vLLM; use quant 4bit or none")
         if not cuda:  # vLLM reads the CPU KV-cache size (GiB) from the environment when the engine starts
             os.environ["VLLM_CPU_KVCACHE_SPACE"] = f"{spec.kv_cache_gb:g}"
         from vllm import LLM
 
         where = model_dir(engine)
+        if prov["kind"] != "tiny":
+            engine.model = None  # one copy of the weights in memory: vLLM's
+            gc.collect()
+            if cuda:
+                import torch
+
+                torch.cuda.empty_cache()
         llm = LLM(
             model=str(where),
             tokenizer=str(where),
-            revision=engine.provenance.get("revision"),
-            dtype=engine.provenance["dtype"],
+            revision=prov.get("revision"),
+            dtype=prov["dtype"],
+            quantization="bitsandbytes" if prov["quantization"] == "4bit" else None,  # NF4 as on torch
             seed=0,
             enforce_eager=not cuda,
             gpu_memory_utilization=spec.gpu_memory_utilization,
@@ -109,10 +122,8 @@ class VllmBackend:
             enable_lora=True,
             max_lora_rank=spec.max_lora_rank,
             max_loras=4,
-            trust_remote_code=bool(engine.provenance.get("trust_remote_code")),
+            trust_remote_code=bool(prov.get("trust_remote_code")),
         )
-        if engine.provenance["kind"] != "tiny":
-            engine.model = None  # one copy of the weights in memory: vLLM's
         return cls(llm, spec, where, engine.eos_ids, engine.guard)
 
     # -- adapters ---------------------------------------------------------------------------------------

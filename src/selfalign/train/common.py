@@ -157,9 +157,33 @@ def is_main(trainer: Any) -> bool:
     return bool(trainer.accelerator.is_main_process)
 
 
-def done_writing(trainer: Any) -> None:
-    """Every process waits until rank 0 has published the adapter (a no-op in one process)."""
-    trainer.accelerator.wait_for_everyone()
+def publish(
+    trainer: Any,
+    model: Any,
+    engine: Any,
+    outcome: Any,
+    settings: TrainSettings,
+    out_dir: Path,
+    *,
+    kind: str,
+    data: dict[str, Any] | None,
+    parent_adapter: str | None = None,
+) -> Any:
+    """Card, adapter dir and optional merged model, written by rank 0; every process waits for them."""
+    from selfalign.atomic import publish_dir, staging_dir
+    from selfalign.train.outputs import save_merged, write_card
+
+    if is_main(trainer):
+        write_card(outcome.adapter_dir, kind=kind, provenance=engine.provenance, settings=settings,
+                   data=data or {}, outcome=outcome, parent_adapter=parent_adapter)  # fmt: skip
+        outcome.adapter_dir = publish_dir(outcome.adapter_dir, out_dir / "adapter")  # complete, card included
+        if settings.merge:
+            merged = save_merged(model, engine.tokenizer, staging_dir(out_dir / "merged"))
+            outcome.merged_dir = publish_dir(merged, out_dir / "merged")
+    elif settings.merge:
+        outcome.merged_dir = out_dir / "merged"
+    trainer.accelerator.wait_for_everyone()  # a no-op in one process
+    return outcome
 
 
 def release_memory() -> None:
