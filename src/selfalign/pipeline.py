@@ -29,6 +29,7 @@ from selfalign import progress
 from selfalign.atomic import sweep_stale, write_text_atomic
 from selfalign.config import load_config, stable_hash
 from selfalign.engine import Engine, ModelSpec
+from selfalign.engine.backend import BackendSpec
 from selfalign.engine.provenance import git_state
 from selfalign.errors import ConfigError, GateError
 from selfalign.faults import as_os_error
@@ -124,7 +125,8 @@ class Run:
 
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = Engine.load(self.model_spec)
+            backend = BackendSpec(**self.config.engine.model_dump())
+            self._engine = Engine.load(self.model_spec, backend=backend)
             self._engine.text_is_data = True  # its prompts embed model text
             self._engine.progress = self.progress
             self.manifest["provenance"] = self._engine.provenance
@@ -133,6 +135,8 @@ class Run:
     def release_engine(self) -> None:
         """Drop the shared engine so a training stage's own copy is the only base in memory."""
         if self._engine is not None:
+            if self._engine.backend is not None:  # vLLM's engine processes hold their own weights + KV cache
+                self._engine.backend.close()
             self._engine = None
             gc.collect()
 
@@ -167,6 +171,7 @@ def _stage_key(run: Run, step: Step, upstream: dict[str, str], hashes: dict[str,
             "extra": step.extra,
             "config": section.model_dump(mode="json"),
             "model": run.config.model.model_dump(mode="json"),
+            "backend": run.config.engine.backend,
             "seed": run.config.run.seed,
             "inputs": {k: upstream[s] for k, (s, _) in step.inputs.items() if s in upstream},
             "input_hashes": {k: hashes[s].get(o) for k, (s, o) in step.inputs.items() if s in hashes},

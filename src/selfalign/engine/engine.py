@@ -11,6 +11,7 @@ from rich.progress import track
 
 from selfalign import progress
 from selfalign.engine import threads  # first: sets the OpenMP wait policy before torch loads
+from selfalign.engine.backend import Backend, BackendSpec, resolve
 from selfalign.engine.generate import generate_batch, plan_rows
 from selfalign.engine.loader import Loaded, ModelSpec, load
 from selfalign.engine.scoring import batches_by_length, encode_pair, score_shared
@@ -63,10 +64,18 @@ class Engine:
         eos = self.model.generation_config.eos_token_id if self.model.generation_config else None
         eos_list = eos if isinstance(eos, list) else [eos]
         self.eos_ids = {int(e) for e in [*eos_list, self.tokenizer.eos_token_id] if e is not None}
+        # None: the torch code below (the reference). Otherwise the backend runs the token-id work of both
+        # primitives; the guard, seeds, stop-string cutting and provenance stay here (engine/backend.py).
+        self.backend: Backend | None = None
 
     @classmethod
-    def load(cls, spec: ModelSpec | str = ModelSpec()) -> Engine:
+    def load(cls, spec: ModelSpec | str = ModelSpec(), backend: BackendSpec = BackendSpec()) -> Engine:
         engine = cls(load(ModelSpec(ref=spec) if isinstance(spec, str) else spec))
+        if resolve(backend, str(engine.provenance["device"])) == "vllm":
+            from selfalign.engine.vllm_backend import VllmBackend
+
+            engine.backend = VllmBackend.start(engine, backend)
+        engine.provenance["backend"] = engine.backend.provenance() if engine.backend else {"name": "torch"}
         if spec.sentinels if isinstance(spec, ModelSpec) else True:
             engine.provenance["sentinels"] = run_sentinels(engine)
         return engine
@@ -81,6 +90,10 @@ class Engine:
             raise ModelRefError(f"adapter '{name}' is already attached (from {self.adapters[name]})")
         if not (path / "adapter_config.json").is_file():
             raise ModelRefError(f"adapter '{name}': {path} has no adapter_config.json")
+        if self.backend is not None:
+            self.backend.add_adapter(name, path)
+            self.adapters[name] = str(path)
+            return
         if isinstance(self.model, PeftModel):
             self.model.load_adapter(str(path), adapter_name=name)
         else:
@@ -93,7 +106,7 @@ class Engine:
         """The model with ``adapter`` active (``None``: the plain base, adapters disabled)."""
         if adapter is not None and adapter not in self.adapters:
             raise ModelRefError(f"no adapter named '{adapter}'; attached: {sorted(self.adapters) or 'none'}")
-        if not self.adapters:
+        if not self.adapters or self.backend is not None:
             yield self.model
         elif adapter is None:
             with self.model.disable_adapter():
@@ -116,6 +129,9 @@ class Engine:
         as_text = self._as_text(allow_special)
         encoded = self.guard.encode_batch(prompts, allow_special=allow_special, as_text=as_text)
         seeds = plan_rows(prompts, params.seed)
+        if self.backend is not None:
+            with self.using(adapter):
+                return self.backend.generate(encoded, seeds, params, adapter)
         out: list[Generation | None] = [None] * len(prompts)
         view = progress.current() if self.progress else None  # a run's live view, else rich's own bar
         with self.using(adapter) as model:
@@ -152,7 +168,8 @@ class Engine:
         # Options of one prompt, and prompts that share a prefix (the critic's two label orders), run their
         # shared part once; the numbers equal one full pass per option (tests/test_engine_perf_prefix.py).
         with self.using(adapter) as model:
-            scores = score_shared(model, flat, self.pad_id, batch_size)
+            scores = (self.backend.score(flat, adapter) if self.backend is not None
+                      else score_shared(model, flat, self.pad_id, batch_size))  # fmt: skip
         out, k = [], 0
         for _, options in requests:
             out.append([s for s in scores[k : k + len(options)] if s is not None])

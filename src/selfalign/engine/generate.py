@@ -246,36 +246,49 @@ def generate_batch(
     stopper = StopStrings(guard, params.stop, width, eos_ids, len(encoded))
     with torch.inference_mode():
         gens = decode(model, input_ids.to(device), mask.to(device), seeds, params, stopper, tick)
-    results = []
-    for row in range(len(encoded)):
-        gen = gens[row]
-        reason = stopper.reason[row] or "length"
-        if reason == "length":  # stopped by max_new_tokens (or a batch-mate's end); cut any EOS tail
-            keep = next((i for i, t in enumerate(gen) if t in eos_ids), len(gen))
-            reason = "eos" if keep < len(gen) else "length"
-            gen = gen[:keep]
-        else:
-            gen = gen[: stopper.length[row]]
-        raw = guard.decode(gen)
-        text, which = raw, None
-        if reason == "stop" or params.stop:
-            cuts = [(raw.index(s), s) for s in params.stop if s in raw]
-            if cuts:
-                at, which = min(cuts)
-                text, reason = raw[:at], "stop"
-        results.append(
-            Generation(
-                prompt=guard.text_of(encoded[row]),
-                raw=raw,
-                text=text,
-                stop_reason=reason,
-                n_prompt_tokens=len(encoded[row]),
-                n_tokens=len(gen),
-                stop=which,
-                seed=seeds[row] if params.temperature > 0 else None,
-            )
-        )
-    return results
+    rows = zip(encoded, gens, stopper.reason, stopper.length, seeds, strict=True)
+    return [finish(guard, ids, gen, why, n, params, seed, eos_ids) for ids, gen, why, n, seed in rows]
+
+
+def finish(
+    guard: Guard,
+    prompt_ids: list[int],
+    gen: list[int],
+    reason: StopReason | None,
+    length: int | None,
+    params: GenParams,
+    seed: int | None,
+    eos_ids: set[int],
+) -> Generation:
+    """One row's :class:`Generation` from its generated ids: shared by every backend.
+
+    ``reason``/``length``: what the decode loop recorded (``None``: it ran out of tokens). The text is cut
+    at the first stop string here, on the decoded generated text, whichever backend produced the ids.
+    """
+    reason = reason or "length"
+    if reason == "length":  # stopped by max_new_tokens (or a batch-mate's end); cut any EOS tail
+        keep = next((i for i, t in enumerate(gen) if t in eos_ids), len(gen))
+        reason = "eos" if keep < len(gen) else "length"
+        gen = gen[:keep]
+    else:
+        gen = gen[:length]
+    raw = guard.decode(gen)
+    text, which = raw, None
+    if reason == "stop" or params.stop:
+        cuts = [(raw.index(s), s) for s in params.stop if s in raw]
+        if cuts:
+            at, which = min(cuts)
+            text, reason = raw[:at], "stop"
+    return Generation(
+        prompt=guard.text_of(prompt_ids),
+        raw=raw,
+        text=text,
+        stop_reason=reason,
+        n_prompt_tokens=len(prompt_ids),
+        n_tokens=len(gen),
+        stop=which,
+        seed=seed if params.temperature > 0 else None,
+    )
 
 
 def plan_rows(prompts: Sequence[str], seed: int) -> list[int]:

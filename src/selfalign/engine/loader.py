@@ -60,6 +60,14 @@ def resolve_device(spec: ModelSpec) -> str:
     return spec.device
 
 
+def placement(device: str) -> str:
+    """Where the weights go: under a multi-process launcher (``accelerate launch``: LOCAL_RANK) each process
+    puts its copy on its own GPU, not all of them on cuda:0 (docs/SCALING.md)."""
+    if device == "cuda" and "LOCAL_RANK" in os.environ:
+        return f"cuda:{int(os.environ['LOCAL_RANK'])}"
+    return device
+
+
 def resolve_dtype(spec: ModelSpec, device: str) -> torch.dtype:
     if spec.dtype == "auto":  # bf16 where the hardware is made for it; fp32 is the safe CPU default
         return torch.bfloat16 if device == "cuda" else torch.float32
@@ -173,12 +181,12 @@ def load(spec: ModelSpec) -> Loaded:
                     use_safetensors=True,
                     trust_remote_code=spec.trust_remote_code,
                     revision=spec.revision if kind == "hub" else None,
-                    device_map={"": device} if quant is not None else None,
+                    device_map={"": placement(device)} if quant is not None else None,
                 )
         except OSError as e:
             raise ModelRefError(f"model '{spec.ref}': could not be loaded: {str(e).splitlines()[0]}") from e
     if quant is None:
-        model = model.to(device)
+        model = model.to(placement(device))
     model.eval()
     if tokenizer.pad_token_id is None:  # padding never reaches the model: the attention mask hides it
         tokenizer.pad_token = tokenizer.eos_token

