@@ -114,12 +114,19 @@ def load_checkers() -> ModuleType:
     except LookupError:
         raise MissingDependencyError(f"NLTK cannot find {PUNKT_RESOURCE} under {root}") from None
     importlib.import_module("langdetect").DetectorFactory.seed = LANGDETECT_SEED
-    os.environ.setdefault("LOCAL_RANK", "0")
     # IFEval counts an answer whose language langdetect cannot tell (e.g. only punctuation) as following the
     # language instruction, and logs an ERROR for each: that rule is documented, the log line is noise.
     logging.getLogger("lm_eval.tasks.ifeval.instructions").setLevel(logging.CRITICAL)
-    with _no_download(nltk):
-        return importlib.import_module("lm_eval.tasks.ifeval.utils")
+    # lm-eval's module reads LOCAL_RANK at import; set it for the import only: left in the environment it
+    # makes transformers' Trainer believe it runs under a distributed launcher (init_process_group fails).
+    had = os.environ.get("LOCAL_RANK")
+    os.environ.setdefault("LOCAL_RANK", "0")
+    try:
+        with _no_download(nltk):
+            return importlib.import_module("lm_eval.tasks.ifeval.utils")
+    finally:
+        if had is None:
+            os.environ.pop("LOCAL_RANK", None)
 
 
 def provenance() -> dict[str, Any]:
