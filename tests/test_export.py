@@ -213,6 +213,30 @@ def test_adapter_export_loads_with_peft_and_is_the_trained_adapter(run_dir, expo
     assert not torch.equal(exported_logits, base_logits)  # the adapter is really applied
 
 
+@pytest.mark.parametrize("policy", ["sft", "dpo"])
+def test_the_runs_own_adapter_dirs_carry_the_tokenizer_template_and_a_portable_base(run_dir, engine, policy):
+    """A bare adapter dir from training (no export) loads with its tokenizer, whose template renders the
+    evaluation's prompt ids, and names its base portably (was: null for tiny models, a cache path for the
+    embedded ones)."""
+    ref, run = run_dir
+    adapter = run / policy / "adapter"
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == ref
+    tok, f = tokenizer(adapter), get_format()
+    for item in _items(run):
+        assert chat_ids(tok, _user(item.instruction)) == engine.guard.encode(f.prompt(item.instruction))
+    assert f"`base_model_name_or_path`: `{ref}`" in (adapter / "README.md").read_text()
+
+
+def test_merged_exports_adapter_subdir_is_usable_alone(run_dir, exported, engine):
+    ref, run = run_dir
+    sub = exported["merged"] / "adapter"
+    tok, f = tokenizer(sub), get_format()
+    item = _items(run)[0]
+    assert chat_ids(tok, _user(item.instruction)) == engine.guard.encode(f.prompt(item.instruction))
+    assert json.loads((sub / "adapter_config.json").read_text())["base_model_name_or_path"] == ref
+
+
 def test_merged_export_equals_base_plus_adapter(run_dir, exported):
     ref, run = run_dir
     out = exported["merged"]

@@ -18,9 +18,11 @@ def export(
 ) -> None:
     """Export a policy: tokenizer with a chat template for selfalign's format (checked token for token on
     the held-out items), generation_config.json, model card, and the adapter or (--merge) a merged model."""
+    from selfalign.engine.quiet import quiet
     from selfalign.export import export_run  # torch/transformers load only when the command runs
 
-    facts = export_run(run_dir, out, policy, merge)
+    with quiet():  # library warnings and "Writing model shards" bars are not the command's output
+        facts = export_run(run_dir, out, policy, merge)
     checks = facts.get("checks") or {}
     print(f"wrote {out} ({policy}, {'merged' if merge else 'adapter'})")
     greedy = checks.get("merged_vs_unmerged")

@@ -27,6 +27,12 @@ def versions() -> dict[str, str | None]:
     return out
 
 
+def portable_ref(provenance: dict[str, Any]) -> str:
+    """A base reference another machine can resolve: the public hub id of an embedded model, else the ref
+    the run was given (a hub id, or a tiny model's name). Never a local path into this machine's cache."""
+    return str(provenance.get("public_id") or provenance["model_ref"])
+
+
 def git_state() -> dict[str, Any]:
     """Commit and dirty flag of the selfalign checkout (None outside a git checkout)."""
     here = Path(__file__).resolve().parent

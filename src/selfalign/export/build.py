@@ -17,7 +17,7 @@ from typing import Any
 import selfalign
 from selfalign.engine import Engine, ModelSpec
 from selfalign.engine.export import generation_config, load_tokenizer, save_merged, save_tokenizer
-from selfalign.engine.provenance import git_state
+from selfalign.engine.provenance import git_state, portable_ref
 from selfalign.errors import ExportError
 from selfalign.evaluate.runner import gen_params
 from selfalign.export.card import write_card
@@ -54,12 +54,6 @@ def base_match(run: RunDir, engine: Engine) -> dict[str, Any]:
     return {"compared": True, "equal": True, "weights_sha256": now}
 
 
-def public_base(run: RunDir) -> str | None:
-    """A reference another machine can resolve: the public hub id (embedded models) or the hub id itself."""
-    p = run.provenance
-    return p.get("public_id") or (p["model_ref"] if p.get("kind") == "hub" else None)
-
-
 def copy_adapter(run: RunDir, dest: Path) -> dict[str, Any]:
     """The adapter files, with a portable ``base_model_name_or_path`` (public id, else the selfalign ref)."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -67,7 +61,7 @@ def copy_adapter(run: RunDir, dest: Path) -> dict[str, Any]:
         shutil.copy2(run.adapter / name, dest / name)
     config = json.loads((dest / "adapter_config.json").read_text(encoding="utf-8"))
     was = config.get("base_model_name_or_path")
-    config["base_model_name_or_path"] = public_base(run) or run.provenance["model_ref"]
+    config["base_model_name_or_path"] = portable_ref(run.provenance)
     (dest / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return {"base_model_name_or_path": config["base_model_name_or_path"], "was": was}
 
@@ -113,6 +107,8 @@ def _write(run: RunDir, tmp: Path, merge: bool) -> dict[str, Any]:
     checks["chat_template"] = check_template(engine, load_tokenizer(tmp), fmt, run.items, sft_file)
     eos, marker = stop_ids(engine, fmt.end)
     facts: dict[str, Any] = {"adapter": copy_adapter(run, tmp / "adapter" if merge else tmp)}
+    if merge:  # the adapter sub-dir is a usable adapter export on its own, tokenizer and template included
+        save_tokenizer(engine, tmp / "adapter", template)
     if merge:
         merged = merge_checked(engine, run, tmp)
         checks["merged_vs_unmerged"] = merged["greedy"]

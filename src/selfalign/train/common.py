@@ -171,9 +171,10 @@ def publish(
 ) -> Any:
     """Card, adapter dir and optional merged model, written by rank 0; every process waits for them."""
     from selfalign.atomic import publish_dir, staging_dir
-    from selfalign.train.outputs import save_merged, write_card
+    from selfalign.train.outputs import make_portable, save_merged, write_card
 
     if is_main(trainer):
+        make_portable(engine, outcome.adapter_dir)
         write_card(outcome.adapter_dir, kind=kind, provenance=engine.provenance, settings=settings,
                    data=data or {}, outcome=outcome, parent_adapter=parent_adapter)  # fmt: skip
         outcome.adapter_dir = publish_dir(outcome.adapter_dir, out_dir / "adapter")  # complete, card included

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from selfalign.atomic import write_text_atomic
+from selfalign.engine.provenance import portable_ref
 from selfalign.train.config import TrainSettings
 
 
@@ -30,6 +31,21 @@ def save_adapter(model: Any, out: Path) -> Path:
     model.save_pretrained(str(out), selected_adapters=["default"])
     _sort_target_modules(out / "adapter_config.json")
     return out
+
+
+def make_portable(engine: Any, adapter_dir: Path) -> None:
+    """Make a bare adapter dir usable elsewhere: the tokenizer with the chat template that renders the
+    format it was trained on (and the model's BOS rule), and a base reference that resolves on another
+    machine instead of a path into this one's model cache (issue #16)."""
+    from selfalign.engine.export import save_tokenizer
+    from selfalign.export.template import chat_template
+    from selfalign.prompts.format import get_format
+
+    save_tokenizer(engine, adapter_dir, chat_template(get_format(), engine.guard.bos.bos_id is not None))
+    config = adapter_dir / "adapter_config.json"
+    data = json.loads(config.read_text("utf-8"))
+    data["base_model_name_or_path"] = portable_ref(engine.provenance)
+    write_text_atomic(config, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _sort_target_modules(config: Path) -> None:
@@ -88,10 +104,14 @@ def write_card(
         "",
         f"LoRA adapter trained by `selfalign {kind}` with TRL; load it with "
         "`PeftModel.from_pretrained(base, dir)` or `engine.add_adapter(name, dir)`. "
-        "Prompts use the Instruction/Response format with no chat template.",
+        "The tokenizer here carries a chat template that renders the Instruction/Response format it was "
+        "trained on (`apply_chat_template([{'role': 'user', 'content': x}], add_generation_prompt=True)`); "
+        "`selfalign export` adds the checks, a merged model and a full card (docs/INTEROP.md).",
         "",
         f"- base model: `{provenance.get('model_ref')}` ({provenance.get('architecture')}, "
         f"{provenance.get('dtype')}, quantization {provenance.get('quantization')})",
+        f"- `base_model_name_or_path`: `{portable_ref(provenance)}`; the exact weights trained on have the "
+        "sha256 under *Base model provenance* (selfalign rebuilds them for that reference)",
         f"- started from adapter: `{parent_adapter}`" if parent_adapter else "- started from: the base model",
         f"- examples: {outcome.n_examples}; optimizer steps: {outcome.global_step}"
         + (f"; resumed from `{outcome.resumed_from}`" if outcome.resumed_from else ""),
