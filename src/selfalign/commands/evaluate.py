@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from selfalign.engine import Engine, ModelSpec
+from selfalign.engine.backend import BackendSpec
 from selfalign.engine.defaults import DEFAULT_MODEL
 from selfalign.errors import ConfigError
 from selfalign.evaluate.conditions import BASE_FEW_SHOT
@@ -86,6 +87,9 @@ def evaluate(
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for lift intervals.")] = 2000,
     seed: Annotated[int, typer.Option(help="Generation and bootstrap seed.")] = 0,
     categories: Annotated[bool, typer.Option(help="Also print the per-category table.")] = True,
+    backend: Annotated[
+        str, typer.Option(help="Engine backend: torch (the reference), vllm (needs `make vllm`) or auto.")
+    ] = "torch",
 ) -> None:
     """Evaluate base (zero-/few-shot) and every --adapter on the same items; write and print results.
 
@@ -93,6 +97,9 @@ def evaluate(
     (prompt/instruction level, strict/loose) with the same paired statistics.
     """
     inputs = _inputs(items, benchmark, data)
+    if backend not in ("torch", "vllm", "auto"):
+        raise ConfigError(f"--backend {backend!r}: choose torch, vllm or auto")
+    backend_spec = BackendSpec(backend=backend)  # type: ignore[arg-type]  # checked just above
     cfg = EvaluateConfig(
         adapters=parse_adapters(adapter or []),
         baseline=baseline,
@@ -107,26 +114,32 @@ def evaluate(
 
     def engine() -> Engine:
         if not engines:
-            engines.append(Engine.load(ModelSpec(ref=model)))
+            engines.append(Engine.load(ModelSpec(ref=model), backend=backend_spec))
             engines[-1].text_is_data = True  # its prompts embed model text
         return engines[0]
 
     ctx = StageContext(name="evaluate", config=cfg, out_dir=out, inputs=inputs, engine=engine)
-    if benchmark is not None:
-        from selfalign.benchmarks.ifeval_run import run_ifeval  # lm-eval is imported only when asked for
-        from selfalign.benchmarks.ifeval_table import ifeval_table
+    try:
+        if benchmark is not None:
+            from selfalign.benchmarks.ifeval_run import run_ifeval  # lm-eval is imported only when asked for
+            from selfalign.benchmarks.ifeval_table import ifeval_table
 
-        result = run_ifeval(ctx)
-        console.print(ifeval_table(json.loads(result.outputs["results"].read_text("utf-8"))))
-        console.print(f"wrote {result.outputs['items']} and {result.outputs['results']}")
-        return
-    result = run_stage(ctx)
-    results = json.loads(result.outputs["results"].read_text("utf-8"))
-    console.print(summary_table(results))
-    if categories:
-        console.print(category_table(results))
-    peak = max(m["peak_rss_mb"] for m in results["memory"])
-    console.print(f"peak RSS {peak:.0f} MiB; wrote {result.outputs['items']} and {result.outputs['results']}")
+            result = run_ifeval(ctx)
+            console.print(ifeval_table(json.loads(result.outputs["results"].read_text("utf-8"))))
+            console.print(f"wrote {result.outputs['items']} and {result.outputs['results']}")
+            return
+        result = run_stage(ctx)
+        results = json.loads(result.outputs["results"].read_text("utf-8"))
+        console.print(summary_table(results))
+        if categories:
+            console.print(category_table(results))
+        peak = max(m["peak_rss_mb"] for m in results["memory"])
+        wrote = f"wrote {result.outputs['items']} and {result.outputs['results']}"
+        console.print(f"peak RSS {peak:.0f} MiB; {wrote}")
+    finally:  # vLLM's worker processes end with the command, not at interpreter exit
+        for e in engines:
+            if e.backend is not None:
+                e.backend.close()
 
 
 def register(app: typer.Typer) -> None:

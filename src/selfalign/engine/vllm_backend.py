@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from selfalign.config import stable_hash
-from selfalign.engine.backend import BackendSpec, vllm_distribution
+from selfalign.engine.backend import BackendSpec, scores_on_backend, vllm_distribution
 from selfalign.engine.generate import finish
 from selfalign.engine.gguf_build import cache_dir
 from selfalign.engine.types import Generation, GenParams, OptionScore
@@ -85,9 +85,10 @@ class VllmBackend:
 
     @classmethod
     def start(cls, engine: Engine, spec: BackendSpec) -> VllmBackend:
-        """Start vLLM on the engine's model. The torch weights are released first (except a model built in
-        code, which is tiny): generation and scoring no longer use them, and on a GPU vLLM sizes its KV
-        cache from the memory left free."""
+        """Start vLLM on the engine's model. Where vLLM also scores (``scores_on_backend``: on CUDA by
+        default) the torch weights are released first (except a model built in code, which is tiny): nothing
+        uses them then, and on a GPU vLLM sizes its KV cache from the memory left free. Where scoring stays
+        in torch (a CPU), they stay loaded for it."""
         prov = engine.provenance
         cuda = prov["device"] == "cuda"
         if prov["quantization"] == "8bit":
@@ -97,7 +98,7 @@ class VllmBackend:
         from vllm import LLM
 
         where = model_dir(engine)
-        if prov["kind"] != "tiny":
+        if prov["kind"] != "tiny" and scores_on_backend(spec, str(prov["device"])):
             engine.model = None  # one copy of the weights in memory: vLLM's
             gc.collect()
             if cuda:
