@@ -30,6 +30,12 @@ from selfalign.stages.sft import run as run_sft
 
 lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is in the 'ifeval' extra")
 
+# Minutes on 2 cores (~2.5 for the llama half, more for Gemma's): opt-in for `make test`, which must stay
+# under 10 minutes here; .ci/run runs both halves on every submission.
+pytestmark = pytest.mark.skipif(
+    not os.environ.get("SELFALIGN_INTEROP"), reason="opt-in: SELFALIGN_INTEROP=1 (minutes; run by .ci/run)"
+)
+
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 MAX_NEW = 16
 TASK = """task: selfalign_interop
