@@ -20,22 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-TASK = """task: selfalign_interop
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: generate_until
-doc_to_text: "{{{{instruction}}}}"
-doc_to_target: ""
-generation_kwargs:
-  until: {until}
-  do_sample: false
-  max_gen_toks: {max_new}
-metric_list:
-  - metric: bypass
-"""
+from selfalign.export.lm_eval_task import task_yaml
 
 
 def recorded(run: Path, condition: str) -> tuple[list[dict[str, Any]], int, list[str]]:
@@ -103,8 +88,7 @@ def main() -> None:
         items = d / "items.jsonl"
         items.write_text("".join(json.dumps({"id": r["id"], "instruction": instruction(r["prompt"])}) + "\n"
                                  for r in rows))  # fmt: skip
-        task = TASK.format(data=items, until=json.dumps(stops), max_new=max_new)
-        (d / "selfalign_interop.yaml").write_text(task)
+        (d / "selfalign_interop.yaml").write_text(task_yaml(items, stops, max_new))
         models = {"merged": f"pretrained={a.merged}"} if a.merged else {}
         if a.base and a.adapter:
             models["peft"] = f"pretrained={a.base},peft={a.adapter},tokenizer={a.adapter}"

@@ -22,6 +22,7 @@ from export_helpers import chat_ids, tiny_base, tokenizer
 from selfalign.cli import run as cli
 from selfalign.engine import ModelSpec
 from selfalign.export import export_run
+from selfalign.export.lm_eval_task import task_yaml
 from selfalign.pipeline import run_pipeline
 from selfalign.prompts.format import get_format
 from selfalign.stages.base import StageContext
@@ -38,22 +39,6 @@ pytestmark = pytest.mark.skipif(
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 MAX_NEW = 16
-TASK = """task: selfalign_interop
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: generate_until
-doc_to_text: "{{{{instruction}}}}"
-doc_to_target: ""
-generation_kwargs:
-  until: {until}
-  do_sample: false
-  max_gen_toks: {max_new}
-metric_list:
-  - metric: bypass
-"""
 
 
 # Gemma's 262k-entry vocabulary makes its run several minutes on 2 cores: opt-in, like the kill-anywhere test.
@@ -101,8 +86,7 @@ def exported(request, tmp_path_factory) -> dict[str, Any]:
                              for r in rows))  # fmt: skip
     task = d / "task"
     task.mkdir()
-    until = json.dumps(list(f.stop))
-    (task / "selfalign_interop.yaml").write_text(TASK.format(data=items, until=until, max_new=MAX_NEW))
+    (task / "selfalign_interop.yaml").write_text(task_yaml(items, f.stop, MAX_NEW))
     return {"dir": d, "items": items, "task": task, "ref": ref}
 
 
