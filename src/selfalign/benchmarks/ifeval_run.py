@@ -15,13 +15,12 @@ from selfalign.benchmarks.ifeval_checkers import load_checkers, provenance
 from selfalign.benchmarks.ifeval_data import load_ifeval
 from selfalign.benchmarks.ifeval_score import score_records
 from selfalign.benchmarks.ifeval_summary import summarize_ifeval
-from selfalign.data.jsonl import write_json_atomic, write_jsonl_atomic
 from selfalign.errors import ConfigError
 from selfalign.evaluate.conditions import PromptBuilder, check_conditions, with_adapters
 from selfalign.evaluate.items import HeldOutItem
 from selfalign.evaluate.runner import gen_params, generate_outputs
 from selfalign.stages.base import StageContext, StageResult, finish
-from selfalign.stages.evaluate import EvaluateConfig, adapters_to_attach
+from selfalign.stages.evaluate import EvaluateConfig, adapters_to_attach, write_outputs
 
 
 def run_ifeval(ctx: StageContext) -> StageResult:
@@ -52,11 +51,7 @@ def run_ifeval(ctx: StageContext) -> StageResult:
     results["conditions_run"] = [c.model_dump() for c in conditions]
     results["adapters"] = dict(engine.adapters)
 
-    ctx.out_dir.mkdir(parents=True, exist_ok=True)
-    items_path, results_path = ctx.out_dir / "items.jsonl", ctx.out_dir / "results.json"
-    n = write_jsonl_atomic(items_path, [r for recs in records.values() for r in recs])
-    write_json_atomic(results_path, results)
-    tokens = sum(g.n_tokens for gs in gens.values() for g in gs)
+    outputs, n, tokens = write_outputs(ctx, records, results, gens)
     counts = {"prompts": len(rows), "conditions": len(conditions), "records": n}
-    return finish(ctx, cfg, started, {"items": items_path, "results": results_path}, counts,
-                  {"results": results}, tokens, record_metrics=False, benchmark="ifeval")  # fmt: skip
+    return finish(ctx, cfg, started, outputs, counts, {"results": results}, tokens, record_metrics=False,
+                  benchmark="ifeval")  # fmt: skip

@@ -65,6 +65,18 @@ def _write_json(path: Path, obj: Any) -> None:
         json.dump(obj, f, indent=2)
 
 
+def write_outputs(
+    ctx: StageContext, records: dict[str, list[dict[str, Any]]], results: dict[str, Any], gens: dict[str, Any]
+) -> tuple[dict[str, Path], int, int]:
+    """Write ``items.jsonl`` (every record) and ``results.json``; return (paths, records, tokens)."""
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    items_path, results_path = ctx.out_dir / "items.jsonl", ctx.out_dir / "results.json"
+    n = write_jsonl_atomic(items_path, [r for recs in records.values() for r in recs])
+    _write_json(results_path, results)
+    tokens = sum(g.n_tokens for gs in gens.values() for g in gs)
+    return {"items": items_path, "results": results_path}, n, tokens
+
+
 def adapters_to_attach(ctx: StageContext, cfg: EvaluateConfig) -> dict[str, str]:
     found = {
         k.removeprefix(ADAPTER_PREFIX): str(v) for k, v in ctx.inputs.items() if k.startswith(ADAPTER_PREFIX)
@@ -114,11 +126,7 @@ def run(ctx: StageContext) -> StageResult:
         records, {name: [g.stop_reason for g in gs] for name, gs in gens.items()},
         n_boot=cfg.n_boot, seed=cfg.seed, confidence=cfg.confidence, alpha=cfg.alpha,
     )  # fmt: skip
-    ctx.out_dir.mkdir(parents=True, exist_ok=True)
-    items_path, results_path = ctx.out_dir / "items.jsonl", ctx.out_dir / "results.json"
-    n = write_jsonl_atomic(items_path, [r for recs in records.values() for r in recs])
-    _write_json(results_path, results)
-    tokens = sum(g.n_tokens for gs in gens.values() for g in gs)
+    outputs, n, tokens = write_outputs(ctx, records, results, gens)
     counts = {"items": len(items), "conditions": len(conditions), "records": n}
-    return finish(ctx, cfg, started, {"items": items_path, "results": results_path}, counts,
-                  {"results": results}, tokens, record_metrics=False, memory=memory)  # fmt: skip
+    return finish(ctx, cfg, started, outputs, counts, {"results": results}, tokens, record_metrics=False,
+                  memory=memory)  # fmt: skip
