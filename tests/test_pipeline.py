@@ -163,3 +163,26 @@ def test_kill_9_then_rerun_gives_the_same_data_as_an_uninterrupted_run(tmp_path)
     for rel in ("instructions/instructions.jsonl", "split/train.jsonl", "split/test.jsonl",
                 "responses/responses.jsonl"):  # fmt: skip
         assert (killed / rel).read_bytes() == (clean / rel).read_bytes(), rel
+
+
+def test_sft_only_run_trains_on_back_translated_answers_and_evaluates_sft(tmp_path):
+    """``rounds: 0`` stops after SFT; ``critique.back_translate`` adds answers under constraints they pass."""
+    from selfalign.constraints import check_all
+
+    cfg = _config(tmp_path, run={"rounds": 0}, critique={"back_translate": 3})
+    run_dir = tmp_path / "run"
+    run_pipeline(cfg, run_dir, progress=False)
+    assert list(_statuses(run_dir)) == ["instructions", "split", "responses", "critique", "sft", "evaluate"]
+    accepted = [json.loads(x) for x in (run_dir / "critique" / "accepted.jsonl").read_text().splitlines()]
+    translated = [r for r in accepted if "back_translated" in (r.get("gen") or {})]
+    assert translated and all(r["id"].endswith("-bt") for r in translated)
+    for r in translated:
+        assert r["constraints"] and all(c.passed for c in check_all(r["text"], r["constraints"]))
+        assert r["instruction"] != r["gen"]["back_translated"]["from"]
+    counts = json.loads((run_dir / "critique" / "manifest.json").read_text())["counts"]
+    assert counts["back_translated"] == len(translated)
+    sft_rows = (run_dir / "sft" / "sft.jsonl").read_text()
+    assert translated[0]["instruction"] in sft_rows
+    results = json.loads((run_dir / "evaluate" / "results.json").read_text())
+    assert set(results["conditions"]) == {"base_zero_shot", "base_few_shot", "sft"}
+    assert (run_dir / "report.html").stat().st_size > 1000

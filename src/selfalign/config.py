@@ -100,7 +100,9 @@ class RunSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seed: int = Field(default=0, description="global seed; stages derive theirs from it")
-    rounds: int = Field(default=1, ge=1, description="pairs → DPO rounds, each from the newest policy")
+    rounds: int = Field(
+        default=1, ge=0, description="pairs → DPO rounds, each from the newest policy; 0 = SFT only"
+    )
     price: Price = Field(default_factory=Price, description="price per hour for the cost figures")
     report: bool = Field(default=True, description="write report.html at the end")
 

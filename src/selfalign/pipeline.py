@@ -56,9 +56,17 @@ def plan(rounds: int) -> list[Step]:
         Step("instructions", "instructions"),
         Step("split", "split", {"instructions": ("instructions", "instructions")}),
         Step("responses", "responses", {"instructions": ("split", "train"), "test": ("split", "test")}),
-        Step("critique", "critique", {"responses": ("responses", "responses")}),
+        # The training instructions give back-translation (critique.back_translate) their plain text.
+        Step("critique", "critique", {"responses": ("responses", "responses"), "train": ("split", "train")}),
         # The critic's decision is made once, in critique; SFT trains on what it accepted.
         Step("sft", "sft", {"accepted": ("critique", "accepted")}),
+    ]
+    if rounds == 0:  # SFT only: no preference rounds
+        return [
+            *steps,
+            Step("evaluate", "evaluate", {"heldout": ("split", "test"), "adapter:sft": ("sft", "adapter")}),
+        ]
+    steps += [
         Step(
             "pairs",
             "pairs",

@@ -14,11 +14,15 @@ Acceptance rule: a response is accepted when every QC flag is false and
 
 from __future__ import annotations
 
+import random
 import time
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from selfalign.constraints.backtranslate import back_translate
 from selfalign.data.jsonl import read_jsonl, write_jsonl_atomic
 from selfalign.errors import DataError
 from selfalign.judge.registry import get_scorer
@@ -69,6 +73,14 @@ class CritiqueConfig(BaseModel):
         default=True,
         description="Accept only responses with no QC flag. Turn off only for smoke tests on random models.",
     )
+    back_translate: int = Field(
+        default=0,
+        ge=0,
+        le=3,
+        description="Also train on every distinct QC-clean response, passing or not, under its plain "
+        "instruction plus up to this many training-type constraints it already satisfies (constraint "
+        "back-translation; labels exact by the checks). 0 = off. Needs the split's training instructions.",
+    )
 
 
 _REQUIRED = ("id", "instruction", "text", "qc")
@@ -96,6 +108,49 @@ def _threshold(cfg: CritiqueConfig, judged: list[Judgment | None]) -> float:
         return cfg.accept_threshold
     keep = max(1, round(len(scores) * cfg.accept_top_fraction))
     return scores[len(scores) - keep]
+
+
+def _plain_instructions(path: Path) -> dict[str, str]:
+    """Instruction id -> its text before split attached constraints (``gen.augment.base_text``)."""
+    out = {}
+    for line, r in enumerate(read_jsonl(path), start=1):
+        if "id" not in r or "text" not in r:
+            raise DataError(
+                path, line, "id" if "id" not in r else "text", "missing (an instruction is needed)"
+            )
+        out[str(r["id"])] = ((r.get("gen") or {}).get("augment") or {}).get("base_text") or r["text"]
+    return out
+
+
+def _back_translated(
+    cfg: CritiqueConfig, ctx: StageContext, records: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One new accepted record per distinct QC-clean (instruction, response): its plain instruction plus
+    constraints the response satisfies (see ``constraints.backtranslate``); the response is unchanged."""
+    if "train" not in ctx.inputs:
+        raise DataError("<critique>", None, "back_translate", "needs the split's training instructions")
+    plain = _plain_instructions(ctx.inputs["train"])
+    rng = random.Random(f"back-translate:{ctx.seed}")
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for line, rec in enumerate(records, start=1):
+        iid = str(rec.get("instruction_id", ""))
+        if iid not in plain:
+            raise DataError(
+                ctx.inputs["responses"], line, "instruction_id", f"{iid!r} is not a training instruction"
+            )
+        key = (iid, " ".join(rec["text"].split()))
+        if (cfg.require_qc_clean and not qc_clean(rec)) or key in seen:
+            continue
+        seen.add(key)
+        found = back_translate(plain[iid], rec["text"], rng, k=rng.randint(1, cfg.back_translate))
+        if found is None:
+            continue
+        instruction, constraints = found
+        gen = {**(rec.get("gen") or {}), "back_translated": {"from": rec["instruction"]}}
+        out.append({**rec, "id": f"{rec['id']}-bt", "instruction": instruction,
+                    "constraints": constraints, "gen": gen})  # fmt: skip
+    return out
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -133,8 +188,10 @@ def run(ctx: StageContext) -> StageResult:
             else:
                 mine.add(key)
                 accepted.append(rec)
+    translated = _back_translated(cfg, ctx, records) if cfg.back_translate else []
     out = ctx.out_dir
     out.mkdir(parents=True, exist_ok=True)
+    accepted += translated
     write_jsonl_atomic(out / "judgments.jsonl", judgments)
     write_jsonl_atomic(out / "accepted.jsonl", accepted)
     counts = {
@@ -146,6 +203,10 @@ def run(ctx: StageContext) -> StageResult:
         "accepted_instructions": sum(bool(v) for v in seen.values()),
         "dropped_duplicate_text": duplicates,
         "dropped_over_cap": capped,
+        "back_translated": len(translated),
+        "back_translated_types": dict(
+            sorted(Counter(c["type"] for r in translated for c in r["constraints"]).items())
+        ),
     }
     metrics = {
         **choice.manifest(),
