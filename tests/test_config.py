@@ -67,3 +67,14 @@ def test_rounds_chain_policies_and_evaluate_every_round():
     assert steps["pairs-r3"].inputs["adapter"] == ("dpo-r2", "adapter")
     assert steps["pairs-r3"].extra["policy"] == "dpo-r2"
     assert {"adapter:sft", "adapter:dpo", "adapter:dpo-r2", "adapter:dpo-r3"} <= set(steps["evaluate"].inputs)
+
+
+def test_rounds_zero_is_sft_only_and_negative_rounds_are_refused(tmp_path):
+    steps = plan(0)
+    assert [s.name for s in steps][-2:] == ["sft", "evaluate"]
+    assert {k for k in steps[-1].inputs if k.startswith("adapter:")} == {"adapter:sft"}
+    assert load_config(ROOT / "configs" / "proof.yaml").run.rounds == 0
+    bad = tmp_path / "c.yaml"
+    bad.write_text("run:\n  rounds: -1\n")
+    with pytest.raises(ConfigError, match="run.rounds"):
+        load_config(bad)
