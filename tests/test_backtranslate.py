@@ -36,7 +36,8 @@ def test_back_translation_states_only_consistent_constraints_the_answer_passes(s
     assert out is not None
     instruction, constraints = out
     assert 1 <= len(constraints) <= 3 and is_consistent(constraints)
-    assert instruction.startswith("How do plants make food?") and len(instruction) > len("How do plants make food?")
+    question = "How do plants make food?"
+    assert instruction.startswith(question) and len(instruction) > len(question)
     assert all(r.passed for r in check_all(ANSWER, constraints))
 
 

@@ -76,5 +76,5 @@ def test_rounds_zero_is_sft_only_and_negative_rounds_are_refused(tmp_path):
     assert load_config(ROOT / "configs" / "proof.yaml").run.rounds == 0
     bad = tmp_path / "c.yaml"
     bad.write_text("run:\n  rounds: -1\n")
-    with pytest.raises(ConfigError, match="run.rounds"):
+    with pytest.raises(ConfigError, match=r"run\.rounds"):
         load_config(bad)
