@@ -61,20 +61,18 @@ def plan(rounds: int) -> list[Step]:
         # The critic's decision is made once, in critique; SFT trains on what it accepted.
         Step("sft", "sft", {"accepted": ("critique", "accepted")}),
     ]
-    if rounds == 0:  # SFT only: no preference rounds
-        return [
-            *steps,
-            Step("evaluate", "evaluate", {"heldout": ("split", "test"), "adapter:sft": ("sft", "adapter")}),
+    adapters = {"adapter:sft": ("sft", "adapter")}
+    if rounds >= 1:  # rounds: 0 = SFT only, no preference rounds
+        steps += [
+            Step(
+                "pairs",
+                "pairs",
+                {"instructions": ("split", "train"), "adapter": ("sft", "adapter")},
+                {"policy": "sft"},
+            ),
+            Step("dpo", "dpo", {"pairs": ("pairs", "pairs"), "sft_adapter": ("sft", "adapter")}),
         ]
-    steps += [
-        Step(
-            "pairs",
-            "pairs",
-            {"instructions": ("split", "train"), "adapter": ("sft", "adapter")},
-            {"policy": "sft"},
-        ),
-        Step("dpo", "dpo", {"pairs": ("pairs", "pairs"), "sft_adapter": ("sft", "adapter")}),
-    ]
+        adapters["adapter:dpo"] = ("dpo", "adapter")
     policy = "dpo"
     for r in range(2, rounds + 1):
         steps.append(
@@ -94,7 +92,6 @@ def plan(rounds: int) -> list[Step]:
             )
         )
         policy = f"dpo-r{r}"
-    adapters = {"adapter:sft": ("sft", "adapter"), "adapter:dpo": ("dpo", "adapter")}
     adapters.update({f"adapter:dpo-r{r}": (f"dpo-r{r}", "adapter") for r in range(2, rounds + 1)})
     steps.append(Step("evaluate", "evaluate", {"heldout": ("split", "test"), **adapters}))
     return steps
