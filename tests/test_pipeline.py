@@ -165,6 +165,28 @@ def test_kill_9_then_rerun_gives_the_same_data_as_an_uninterrupted_run(tmp_path)
         assert (killed / rel).read_bytes() == (clean / rel).read_bytes(), rel
 
 
+def test_repair_edits_failing_samples_until_every_check_passes_and_sft_trains_on_them(tmp_path):
+    """``critique.repair``: a failing constrained sample is edited by code, re-checked, and trained on."""
+    from selfalign.constraints import check_all
+
+    cfg = _config(tmp_path, run={"rounds": 0}, critique={"repair": True})
+    run_dir = tmp_path / "run"
+    run_pipeline(cfg, run_dir, progress=False, until="sft")
+    accepted = [json.loads(x) for x in (run_dir / "critique" / "accepted.jsonl").read_text().splitlines()]
+    fixed = [r for r in accepted if "repaired" in (r.get("gen") or {})]
+    assert fixed and all(r["id"].endswith("-fix") for r in fixed)
+    for r in fixed:
+        assert r["gen"]["repaired"]["types"], r["id"]  # something was edited
+        assert r["text"] != r["gen"]["repaired"]["sampled_text"]
+        assert not all(c.passed for c in check_all(r["gen"]["repaired"]["sampled_text"], r["constraints"]))
+        assert all(c.passed for c in check_all(r["text"], r["constraints"]))
+    counts = json.loads((run_dir / "critique" / "manifest.json").read_text())["counts"]
+    assert counts["repaired"] == len(fixed)
+    assert sum(counts["repaired_edits"].values()) >= len(fixed)
+    sft_rows = (run_dir / "sft" / "sft.jsonl").read_text()
+    assert json.dumps(fixed[0]["text"])[1:-1][:40] in sft_rows
+
+
 def test_sft_only_run_trains_on_back_translated_answers_and_evaluates_sft(tmp_path):
     """``rounds: 0`` stops after SFT; ``critique.back_translate`` adds answers under constraints they pass."""
     from selfalign.constraints import check_all

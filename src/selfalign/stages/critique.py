@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from selfalign.constraints.backtranslate import back_translate
+from selfalign.constraints.repair import Context, repair
 from selfalign.data.jsonl import read_jsonl, write_jsonl_atomic
 from selfalign.errors import DataError
 from selfalign.judge.registry import get_scorer
@@ -80,6 +81,13 @@ class CritiqueConfig(BaseModel):
         description="Also train on every distinct QC-clean response, passing or not, under its plain "
         "instruction plus up to this many training-type constraints it already satisfies (constraint "
         "back-translation; labels exact by the checks). 0 = off. Needs the split's training instructions.",
+    )
+    repair: bool = Field(
+        default=False,
+        description="A QC-clean constrained response that fails a check is edited by code to meet its "
+        "instruction's constraints (constraints.repair: upper-case it, prepend the phrase, regroup its "
+        "sentences into N bullets, ...) and accepted when the edit passes every check; it counts toward "
+        "max_accepted_per_instruction like a passing sample.",
     )
 
 
@@ -153,6 +161,26 @@ def _back_translated(
     return out
 
 
+def _clean_texts(cfg: CritiqueConfig, records: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Instruction id -> the QC-clean sampled texts of it, in sample order (a repair may need a second)."""
+    out: dict[str, list[str]] = {}
+    for rec in records:
+        if qc_clean(rec) or not cfg.require_qc_clean:
+            out.setdefault(str(rec.get("instruction_id", rec["id"])), []).append(rec["text"])
+    return out
+
+
+def _repaired(rec: dict[str, Any], alternates: dict[str, list[str]]) -> dict[str, Any] | None:
+    """The record with its text edited to pass every constraint (``constraints.repair``), or None."""
+    others = [t for t in alternates.get(str(rec.get("instruction_id", rec["id"])), []) if t != rec["text"]]
+    found = repair(rec["text"], list(rec["constraints"]), Context(tuple(others)))
+    if found is None:
+        return None
+    text, types = found
+    gen = {**(rec.get("gen") or {}), "repaired": {"types": types, "sampled_text": rec["text"]}}
+    return {**rec, "id": f"{rec['id']}-fix", "text": text, "gen": gen}
+
+
 def run(ctx: StageContext) -> StageResult:
     cfg = ctx.config if isinstance(ctx.config, CritiqueConfig) else CritiqueConfig.model_validate(ctx.config)
     started = time.perf_counter()
@@ -173,11 +201,19 @@ def run(ctx: StageContext) -> StageResult:
     judgments, accepted = [], []
     seen: dict[str, set[str]] = {}  # instruction -> normalized texts accepted
     duplicates = capped = 0
+    repaired: Counter[str] = Counter()
     cap = cfg.max_accepted_per_instruction
+    alternates = _clean_texts(cfg, records) if cfg.repair else {}
     for rec, j in zip(records, verdicts, strict=True):
         assert j is not None  # every index is in exactly one of the two groups
         good = j.p_good == 1.0 if j.scorer == "verifiable" else j.score >= threshold
         judgments.append({**j.record(threshold=threshold)})
+        clean = qc_clean(rec) or not cfg.require_qc_clean
+        if not good and cfg.repair and j.scorer == "verifiable" and clean:
+            fixed = _repaired(rec, alternates)
+            if fixed is not None:
+                rec, good = fixed, True
+                repaired.update(fixed["gen"]["repaired"]["types"])
         if good and (qc_clean(rec) or not cfg.require_qc_clean):
             mine = seen.setdefault(str(rec.get("instruction_id", rec["id"])), set())
             key = " ".join(rec["text"].split())
@@ -203,6 +239,8 @@ def run(ctx: StageContext) -> StageResult:
         "accepted_instructions": sum(bool(v) for v in seen.values()),
         "dropped_duplicate_text": duplicates,
         "dropped_over_cap": capped,
+        "repaired": sum(r.get("gen", {}).get("repaired") is not None for r in accepted),
+        "repaired_edits": dict(sorted(repaired.items())),
         "back_translated": len(translated),
         "back_translated_types": dict(
             sorted(Counter(c["type"] for r in translated for c in r["constraints"]).items())
