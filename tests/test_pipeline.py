@@ -168,12 +168,18 @@ def test_kill_9_then_rerun_gives_the_same_data_as_an_uninterrupted_run(tmp_path)
 def test_repair_edits_failing_samples_until_every_check_passes_and_sft_trains_on_them(tmp_path):
     """``critique.repair``: a failing constrained sample is edited by code, re-checked, and trained on."""
     from selfalign.constraints import check_all
+    from selfalign.constraints.registry import HELD_OUT_TYPES
 
-    cfg = _config(tmp_path, run={"rounds": 0}, critique={"repair": True})
+    cfg = _config(tmp_path, run={"rounds": 0}, critique={"repair": True, "repair_draws": 2})
     run_dir = tmp_path / "run"
     run_pipeline(cfg, run_dir, progress=False, until="sft")
     accepted = [json.loads(x) for x in (run_dir / "critique" / "accepted.jsonl").read_text().splitlines()]
-    fixed = [r for r in accepted if "repaired" in (r.get("gen") or {})]
+    redrawn = [r for r in accepted if "redrawn_from" in (r.get("gen") or {}).get("repaired", {})]
+    assert redrawn and all("-aug" in r["id"] for r in redrawn)
+    for r in redrawn:  # a fresh demand on the plain instruction, and the answer edited to meet it
+        assert r["instruction"] != r["gen"]["repaired"]["redrawn_from"]
+        assert all(c["type"] not in HELD_OUT_TYPES for c in r["constraints"])
+    fixed = [r for r in accepted if "repaired" in (r.get("gen") or {}) and r not in redrawn]
     assert fixed and all(r["id"].endswith("-fix") for r in fixed)
     for r in fixed:
         assert r["gen"]["repaired"]["types"], r["id"]  # something was edited
@@ -181,8 +187,9 @@ def test_repair_edits_failing_samples_until_every_check_passes_and_sft_trains_on
         assert not all(c.passed for c in check_all(r["gen"]["repaired"]["sampled_text"], r["constraints"]))
         assert all(c.passed for c in check_all(r["text"], r["constraints"]))
     counts = json.loads((run_dir / "critique" / "manifest.json").read_text())["counts"]
-    assert counts["repaired"] == len(fixed)
+    assert counts["repaired"] == len(fixed) and counts["redrawn"] == len(redrawn)
     assert sum(counts["repaired_edits"].values()) >= len(fixed)
+    assert sum(counts["redrawn_edits"].values()) >= len(redrawn)
     sft_rows = (run_dir / "sft" / "sft.jsonl").read_text()
     assert json.dumps(fixed[0]["text"])[1:-1][:40] in sft_rows
 

@@ -9,7 +9,7 @@ import pytest
 from selfalign.constraints import check_all
 from selfalign.constraints.numbers import number_words
 from selfalign.constraints.registry import HELD_OUT_TYPES, REGISTRY, train_types
-from selfalign.constraints.repair import FIXERS, Context, repair
+from selfalign.constraints.repair import FIXERS, Context, redraw, repair
 
 ANSWER = (
     "The sun rises in the east. It warms the ground, and the birds start to sing. People wake up at 7 "
@@ -120,3 +120,23 @@ def test_number_words(n, words):
     assert number_words(n) == words
     with pytest.raises(ValueError):
         number_words(-1)
+
+
+def test_redraw_states_a_fresh_repairable_demand_and_meets_it_by_an_edit():
+    rng = random.Random(11)
+    kept = 0
+    for _ in range(60):
+        out = redraw(REQUEST, ANSWER, rng, Context((ALT,)))
+        if out is None:
+            continue
+        stated, cs, text, edited = out
+        assert stated.startswith(REQUEST) and len(stated) > len(REQUEST)
+        assert {c["type"] for c in cs} <= set(FIXERS) and edited
+        assert not all(r.passed for r in check_all(ANSWER, cs))  # the answer did not meet it by chance
+        assert all(r.passed for r in check_all(text, cs))
+        kept += 1
+    assert kept > 20
+
+
+def test_redraw_gives_nothing_when_no_edit_is_possible():
+    assert redraw(REQUEST, "   ", random.Random(0), Context()) is None

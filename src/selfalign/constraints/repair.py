@@ -16,11 +16,13 @@ types, which never reach training) are not repaired: an answer must pass those a
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from selfalign.constraints.augment import augment
 from selfalign.constraints.check import check_all
 from selfalign.constraints.counting import capital_words
 from selfalign.constraints.numbers import number_words
@@ -256,3 +258,28 @@ def repair(text: str, constraints: list[dict[str, Any]], ctx: Context) -> tuple[
     if not all(r.passed for r in check_all(out, constraints)):
         return None
     return out, edited
+
+
+# How many constraints a redrawn demand has: the split's own training mix (split.constraint_count_weights).
+_COUNT_WEIGHTS = (0.55, 0.3, 0.15)
+
+
+def redraw(
+    instruction: str, text: str, rng: random.Random, ctx: Context
+) -> tuple[str, list[dict[str, Any]], str, list[str]] | None:
+    """A fresh demand for an answer already written, met by repair: ``(instruction + constraints,
+    constraints, edited text, types edited)``, or None.
+
+    The constraints are drawn (``augment``) from the repairable training types *without looking at the
+    answer*, then the answer is edited to meet them. None unless at least one edit was needed: a demand the
+    answer met by chance teaches nothing about obeying one (the back-translation result, RESULTS.md).
+    """
+    k = rng.choices((1, 2, 3), weights=_COUNT_WEIGHTS)[0]
+    try:
+        stated, constraints = augment(instruction, rng, k=k, allowed_types=FIXERS)
+    except ValueError:  # no k consistent repairable constraints for this instruction (a long request)
+        return None
+    found = repair(text, constraints, ctx)
+    if found is None or not found[1]:
+        return None
+    return stated, constraints, found[0], found[1]

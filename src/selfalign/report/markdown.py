@@ -9,6 +9,7 @@ files; nothing is recomputed except formatting.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,26 @@ def yield_section(run: Run) -> str:
         f"All constrained training instructions: {y['samples_passed']}/{y['samples']} samples pass every "
         f"check; {y['instructions_with_a_pass']}/{y['instructions']} instructions get at least one.\n\n"
     )
-    return head + md_table(["type", "samples passing every check", "instructions with a pass"], rows)
+    return (
+        head
+        + md_table(["type", "samples passing every check", "instructions with a pass"], rows)
+        + _repairs(run)
+    )
+
+
+def _repairs(run: Run) -> str:
+    """What code repair added to the passing samples (critique.repair / repair_draws), if it ran."""
+    st = run.first("critique")
+    counts = (_stage_manifest(st.dir).get("counts") or {}) if st else {}
+    if not counts.get("repaired") and not counts.get("redrawn"):
+        return ""
+    edits = Counter(counts.get("repaired_edits") or {}) + Counter(counts.get("redrawn_edits") or {})
+    listed = ", ".join(f"{t} {n}" for t, n in sorted(edits.items()))
+    return (
+        f"\n\nRepair (code edits, every check re-run): {counts.get('repaired', 0)} failing samples edited to "
+        f"pass their own constraints, {counts.get('redrawn', 0)} clean samples edited to pass freshly drawn "
+        f"ones; {counts.get('accepted', 0)} accepted in all. Edits by type: {listed}."
+    )
 
 
 def yield_by_k(records: Sequence[dict[str, Any]]) -> list[tuple[int, int, int]]:

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from selfalign.constraints.backtranslate import back_translate
-from selfalign.constraints.repair import Context, repair
+from selfalign.constraints.repair import Context, redraw, repair
 from selfalign.data.jsonl import read_jsonl, write_jsonl_atomic
 from selfalign.errors import DataError
 from selfalign.judge.registry import get_scorer
@@ -89,6 +89,15 @@ class CritiqueConfig(BaseModel):
         "sentences into N bullets, ...) and accepted when the edit passes every check; it counts toward "
         "max_accepted_per_instruction like a passing sample.",
     )
+    repair_draws: int = Field(
+        default=0,
+        ge=0,
+        le=4,
+        description="Also train on every distinct QC-clean response this many more times, each under its "
+        "plain instruction plus 1-3 freshly drawn repairable training-type constraints that the response "
+        "is then edited to meet (kept only when an edit was needed and every check passes). 0 = off. "
+        "Needs the split's training instructions.",
+    )
 
 
 _REQUIRED = ("id", "instruction", "text", "qc")
@@ -130,15 +139,15 @@ def _plain_instructions(path: Path) -> dict[str, str]:
     return out
 
 
-def _back_translated(
-    cfg: CritiqueConfig, ctx: StageContext, records: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """One new accepted record per distinct QC-clean (instruction, response): its plain instruction plus
-    constraints the response satisfies (see ``constraints.backtranslate``); the response is unchanged."""
+def _distinct_clean(
+    cfg: CritiqueConfig, ctx: StageContext, records: list[dict[str, Any]], field: str
+) -> list[tuple[dict[str, Any], str]]:
+    """``(record, its plain instruction)`` once per distinct QC-clean (instruction, response), in order.
+
+    ``field`` is the option that needs it (named in the error when the split's train file is missing)."""
     if "train" not in ctx.inputs:
-        raise DataError("<critique>", None, "back_translate", "needs the split's training instructions")
+        raise DataError("<critique>", None, field, "needs the split's training instructions")
     plain = _plain_instructions(ctx.inputs["train"])
-    rng = random.Random(f"back-translate:{ctx.seed}")
     seen: set[tuple[str, str]] = set()
     out = []
     for line, rec in enumerate(records, start=1):
@@ -151,7 +160,19 @@ def _back_translated(
         if (cfg.require_qc_clean and not qc_clean(rec)) or key in seen:
             continue
         seen.add(key)
-        found = back_translate(plain[iid], rec["text"], rng, k=rng.randint(1, cfg.back_translate))
+        out.append((rec, plain[iid]))
+    return out
+
+
+def _back_translated(
+    cfg: CritiqueConfig, ctx: StageContext, records: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One new accepted record per distinct QC-clean (instruction, response): its plain instruction plus
+    constraints the response satisfies (see ``constraints.backtranslate``); the response is unchanged."""
+    rng = random.Random(f"back-translate:{ctx.seed}")
+    out = []
+    for rec, plain in _distinct_clean(cfg, ctx, records, "back_translate"):
+        found = back_translate(plain, rec["text"], rng, k=rng.randint(1, cfg.back_translate))
         if found is None:
             continue
         instruction, constraints = found
@@ -159,6 +180,32 @@ def _back_translated(
         out.append({**rec, "id": f"{rec['id']}-bt", "instruction": instruction,
                     "constraints": constraints, "gen": gen})  # fmt: skip
     return out
+
+
+def _redrawn(
+    cfg: CritiqueConfig, ctx: StageContext, records: list[dict[str, Any]], alternates: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    """Up to ``repair_draws`` new records per distinct QC-clean response: its plain instruction under
+    freshly drawn repairable constraints, the response edited to meet them (``constraints.repair.redraw``)."""
+    rng = random.Random(f"redraw:{ctx.seed}")
+    out = []
+    for rec, plain in _distinct_clean(cfg, ctx, records, "repair_draws"):
+        iid = str(rec["instruction_id"])
+        others = Context(tuple(t for t in alternates.get(iid, []) if t != rec["text"]))
+        for d in range(cfg.repair_draws):
+            found = redraw(plain, rec["text"], rng, others)
+            if found is None:
+                continue
+            instruction, constraints, text, types = found
+            repaired = {"types": types, "sampled_text": rec["text"], "redrawn_from": rec["instruction"]}
+            gen = {**(rec.get("gen") or {}), "repaired": repaired}
+            out.append({**rec, "id": f"{rec['id']}-aug{d}", "instruction": instruction, "text": text,
+                        "constraints": constraints, "gen": gen})  # fmt: skip
+    return out
+
+
+def _edit_counts(records: list[dict[str, Any]]) -> dict[str, int]:
+    return dict(sorted(Counter(t for r in records for t in r["gen"]["repaired"]["types"]).items()))
 
 
 def _clean_texts(cfg: CritiqueConfig, records: list[dict[str, Any]]) -> dict[str, list[str]]:
@@ -203,7 +250,7 @@ def run(ctx: StageContext) -> StageResult:
     duplicates = capped = 0
     repaired: Counter[str] = Counter()
     cap = cfg.max_accepted_per_instruction
-    alternates = _clean_texts(cfg, records) if cfg.repair else {}
+    alternates = _clean_texts(cfg, records) if cfg.repair or cfg.repair_draws else {}
     for rec, j in zip(records, verdicts, strict=True):
         assert j is not None  # every index is in exactly one of the two groups
         good = j.p_good == 1.0 if j.scorer == "verifiable" else j.score >= threshold
@@ -225,9 +272,10 @@ def run(ctx: StageContext) -> StageResult:
                 mine.add(key)
                 accepted.append(rec)
     translated = _back_translated(cfg, ctx, records) if cfg.back_translate else []
+    redrawn = _redrawn(cfg, ctx, records, alternates) if cfg.repair_draws else []
     out = ctx.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    accepted += translated
+    accepted += translated + redrawn
     write_jsonl_atomic(out / "judgments.jsonl", judgments)
     write_jsonl_atomic(out / "accepted.jsonl", accepted)
     counts = {
@@ -239,7 +287,11 @@ def run(ctx: StageContext) -> StageResult:
         "accepted_instructions": sum(bool(v) for v in seen.values()),
         "dropped_duplicate_text": duplicates,
         "dropped_over_cap": capped,
-        "repaired": sum(r.get("gen", {}).get("repaired") is not None for r in accepted),
+        "repaired": sum(r.get("gen", {}).get("repaired") is not None for r in accepted) - len(redrawn),
+        "redrawn": len(redrawn),
+        "redrawn_edits": dict(
+            sorted(Counter(t for r in redrawn for t in r["gen"]["repaired"]["types"]).items())
+        ),
         "repaired_edits": dict(sorted(repaired.items())),
         "back_translated": len(translated),
         "back_translated_types": dict(
