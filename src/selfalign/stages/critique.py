@@ -2,14 +2,17 @@
 
 Input ``ctx.inputs["responses"]``: response records (id, instruction_id, instruction, prompt, raw, text,
 stop_reason, n_tokens, qc, optional category, constraints).
-Outputs: ``judgments.jsonl`` (schema ``judgment``), ``accepted.jsonl`` (the accepted response records,
-unchanged) and ``manifest.json`` (chosen scorer, calibration table, A/B prior, counts).
+Outputs: ``judgments.jsonl`` (schema ``judgment``), ``accepted.jsonl`` (the accepted response records:
+unchanged, except the ones options add — repaired ``-fix``, redrawn ``-aug<d>``, back-translated ``-bt``,
+each marked in ``gen``) and ``manifest.json`` (chosen scorer, calibration table, A/B prior, counts).
 
 Acceptance rule: a response is accepted when every QC flag is false and
 - it has constraints: every constraint check passes (the verifiable judge; the model is not asked), or
 - it has none: the open-ended critic's score is at least ``accept_threshold`` (the scorer's units; default
   0 = "more likely given its instruction than given a neutral one" for likelihood-contrast, P(good) > 0.5
   with both label orders averaged for ab-pointwise).
+With ``repair`` a failing constrained response is accepted in the form code edited it to (every check
+re-run on the edit, ``constraints.repair``); the options are off by default.
 """
 
 from __future__ import annotations
