@@ -28,7 +28,7 @@ from selfalign.constraints.counting import capital_words
 from selfalign.constraints.numbers import number_words
 from selfalign.constraints.registry import HELD_OUT_TYPES, REGISTRY
 from selfalign.constraints.sections import RESPONSE_SEPARATOR
-from selfalign.constraints.text import folded_words, paragraphs, sentences, words
+from selfalign.constraints.text import paragraphs, sentences, words
 
 _DIGIT_RUN = re.compile(r"\d+")
 _COMMA = re.compile(r"\s*[,\uff0c]\s*")
@@ -93,13 +93,7 @@ def _sentence_count(text: str, p: dict[str, Any], ctx: Context) -> str | None:
 
 
 def _exclude_words(text: str, p: dict[str, Any], ctx: Context) -> str | None:
-    banned = [folded_words(w) for w in p["words"]]
-
-    def clean(s: str) -> bool:
-        tokens = folded_words(s)
-        return not any(tokens[i : i + len(b)] == b for b in banned for i in range(len(tokens) - len(b) + 1))
-
-    kept = [s for s in sentences(text) if clean(s)]
+    kept = [s for s in sentences(text) if REGISTRY["exclude_words"].check(s, p).passed]
     return " ".join(kept) if kept else None
 
 
@@ -260,7 +254,8 @@ def repair(text: str, constraints: list[dict[str, Any]], ctx: Context) -> tuple[
     return out, edited
 
 
-# How many constraints a redrawn demand has: the split's own training mix (split.constraint_count_weights).
+# How many constraints a redrawn demand has: fixed here, equal to the split mix the proof configs use
+# (split.constraint_count_weights: [0.55, 0.3, 0.15]); critique does not see the split's config.
 _COUNT_WEIGHTS = (0.55, 0.3, 0.15)
 
 

@@ -251,7 +251,6 @@ def run(ctx: StageContext) -> StageResult:
     judgments, accepted = [], []
     seen: dict[str, set[str]] = {}  # instruction -> normalized texts accepted
     duplicates = capped = 0
-    repaired: Counter[str] = Counter()
     cap = cfg.max_accepted_per_instruction
     alternates = _clean_texts(cfg, records) if cfg.repair or cfg.repair_draws else {}
     for rec, j in zip(records, verdicts, strict=True):
@@ -260,10 +259,9 @@ def run(ctx: StageContext) -> StageResult:
         judgments.append({**j.record(threshold=threshold)})
         clean = qc_clean(rec) or not cfg.require_qc_clean
         if not good and cfg.repair and j.scorer == "verifiable" and clean:
-            fixed = _repaired(rec, alternates)
-            if fixed is not None:
-                rec, good = fixed, True
-                repaired.update(fixed["gen"]["repaired"]["types"])
+            edit = _repaired(rec, alternates)
+            if edit is not None:
+                rec, good = edit, True
         if good and (qc_clean(rec) or not cfg.require_qc_clean):
             mine = seen.setdefault(str(rec.get("instruction_id", rec["id"])), set())
             key = " ".join(rec["text"].split())
@@ -276,6 +274,7 @@ def run(ctx: StageContext) -> StageResult:
                 accepted.append(rec)
     translated = _back_translated(cfg, ctx, records) if cfg.back_translate else []
     redrawn = _redrawn(cfg, ctx, records, alternates) if cfg.repair_draws else []
+    fixed = [r for r in accepted if "repaired" in (r.get("gen") or {})]  # the repaired ones kept
     out = ctx.out_dir
     out.mkdir(parents=True, exist_ok=True)
     accepted += translated + redrawn
@@ -290,12 +289,10 @@ def run(ctx: StageContext) -> StageResult:
         "accepted_instructions": sum(bool(v) for v in seen.values()),
         "dropped_duplicate_text": duplicates,
         "dropped_over_cap": capped,
-        "repaired": sum(r.get("gen", {}).get("repaired") is not None for r in accepted) - len(redrawn),
+        "repaired": len(fixed),
+        "repaired_edits": _edit_counts(fixed),
         "redrawn": len(redrawn),
-        "redrawn_edits": dict(
-            sorted(Counter(t for r in redrawn for t in r["gen"]["repaired"]["types"]).items())
-        ),
-        "repaired_edits": dict(sorted(repaired.items())),
+        "redrawn_edits": _edit_counts(redrawn),
         "back_translated": len(translated),
         "back_translated_types": dict(
             sorted(Counter(c["type"] for r in translated for c in r["constraints"]).items())
