@@ -55,6 +55,10 @@ def test_a_stage_failing_with_a_rust_disk_error_is_one_line_naming_its_dir(tmp_p
 def test_ctrl_c_stops_with_one_line_and_the_rerun_completes(tmp_path, monkeypatch, capsys):
     import selfalign.stages.split as split
 
+    # The handler the CLI must put back: the default one, or SIG_IGN when the shell started us in the
+    # background (bash ignores SIGINT for background jobs; `make test &` made this test fail before).
+    before = signal.getsignal(signal.SIGINT)
+
     real = split.run
 
     def interrupted(ctx):
@@ -68,7 +72,7 @@ def test_ctrl_c_stops_with_one_line_and_the_rerun_completes(tmp_path, monkeypatc
     assert err.startswith("interrupted by SIGINT: stopped cleanly; rerun the same command")
     assert "\n" not in err
     assert not (run_dir / "split" / "manifest.json").exists()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the CLI put the handler back
+    assert signal.getsignal(signal.SIGINT) is before  # the CLI put the handler back
     monkeypatch.undo()
     run_pipeline(TINY, run_dir, progress=False, until="split")
     assert (run_dir / "split" / "test.jsonl").is_file()
