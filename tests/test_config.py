@@ -69,6 +69,29 @@ def test_rounds_chain_policies_and_evaluate_every_round():
     assert {"adapter:sft", "adapter:dpo", "adapter:dpo-r2", "adapter:dpo-r3"} <= set(steps["evaluate"].inputs)
 
 
+def test_sft_rounds_sample_the_newest_policy_and_dpo_starts_from_the_last_one(tmp_path):
+    steps = {s.name: s for s in plan(1, sft_rounds=3)}
+    order = [s.name for s in plan(1, sft_rounds=3)]
+    assert order[4:] == ["sft", "responses-r2", "critique-r2", "sft-r2", "responses-r3", "critique-r3",
+                         "sft-r3", "pairs", "dpo", "evaluate"]  # fmt: skip
+    assert steps["responses-r2"].inputs["adapter"] == ("sft", "adapter")
+    assert steps["responses-r2"].extra == {"round": 2, "policy": "sft"}
+    assert steps["responses-r3"].extra == {"round": 3, "policy": "sft-r2"}
+    assert steps["critique-r3"].inputs["responses"] == ("responses-r3", "responses")
+    assert steps["sft-r3"].inputs == {
+        "accepted": ("critique-r3", "accepted"), "previous": ("sft-r2", "sft_data"),
+    }  # fmt: skip
+    assert steps["pairs"].inputs["adapter"] == ("sft-r3", "adapter")
+    assert steps["pairs"].extra["policy"] == "sft-r3"
+    assert steps["dpo"].inputs["sft_adapter"] == ("sft-r3", "adapter")
+    assert {"adapter:sft", "adapter:sft-r2", "adapter:sft-r3", "adapter:dpo"} <= set(steps["evaluate"].inputs)
+    assert [s.name for s in plan(0, sft_rounds=1)] == [s.name for s in plan(0)]
+    bad = tmp_path / "c.yaml"
+    bad.write_text("run:\n  sft_rounds: 0\n")
+    with pytest.raises(ConfigError, match=r"run\.sft_rounds"):
+        load_config(bad)
+
+
 def test_rounds_zero_is_sft_only_and_negative_rounds_are_refused(tmp_path):
     steps = plan(0)
     assert [s.name for s in steps][-2:] == ["sft", "evaluate"]

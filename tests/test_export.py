@@ -331,13 +331,28 @@ def test_policy_names_and_the_training_chain(tmp_path):
     run = _fake_run(tmp_path / "r", {"sft": True, "dpo": True, "dpo-r2": True, "dpo-r10": True})
     assert open_run(run, "sft").chain() == ["sft"]
     assert open_run(run, "dpo-r10").chain() == ["sft", "dpo", "dpo-r2", "dpo-r10"]
-    for bad in ("dpo-r1", "dpo-r0", "ppo", "dpo-r"):
-        with pytest.raises(ExportError, match="expected sft, dpo or dpo-rN"):
+    for bad in ("dpo-r1", "dpo-r0", "ppo", "dpo-r", "sft-r1", "sft-"):
+        with pytest.raises(ExportError, match="expected sft, sft-rN, dpo or dpo-rN"):
             open_run(run, bad)
     fresh = _fake_run(tmp_path / "f", {"sft": True, "dpo": False, "dpo-r2": True})
     assert open_run(fresh, "dpo-r2").chain() == ["dpo", "dpo-r2"]  # DPO from the base: SFT is not in it
     with pytest.raises(ExportError, match="'dpo-r3' was not trained"):
         open_run(fresh, "dpo-r3")
+
+
+def test_an_sft_round_is_its_own_chain_and_dpo_starts_from_the_round_it_was_given(tmp_path):
+    """Every SFT round trains a fresh adapter on the base; DPO continues the SFT round it was given."""
+    stages = {"sft": True, "sft-r2": True, "sft-r3": True, "dpo": True, "dpo-r2": True}
+    run = _fake_run(tmp_path / "r", stages)
+    dpo = json.loads((run / "dpo" / "manifest.json").read_text())
+    dpo["inputs"] = {"sft_adapter": str(run / "sft-r3" / "adapter")}
+    (run / "dpo" / "manifest.json").write_text(json.dumps(dpo))
+    assert open_run(run, "sft-r2").chain() == ["sft-r2"]
+    assert open_run(run, "dpo-r2").chain() == ["sft-r3", "dpo", "dpo-r2"]
+    data = open_run(run, "sft-r3").training_data()
+    assert data[0]["stage"] == "sft-r3" and data[0]["file"] == "sft-r3/sft.jsonl"
+    with pytest.raises(ExportError, match="'sft-r4' was not trained"):
+        open_run(run, "sft-r4")
 
 
 def test_embedded_base_gets_its_public_id_licence_and_how_to_get_it(tmp_path):

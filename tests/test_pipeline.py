@@ -215,3 +215,45 @@ def test_sft_only_run_trains_on_back_translated_answers_and_evaluates_sft(tmp_pa
     results = json.loads((run_dir / "evaluate" / "results.json").read_text())
     assert set(results["conditions"]) == {"base_zero_shot", "base_few_shot", "sft"}
     assert (run_dir / "report.html").stat().st_size > 1000
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_an_sft_round_samples_the_policy_on_fresh_instructions_and_retrains_on_both_rounds(tmp_path):
+    """``run.sft_rounds: 2``: round 2 is the SFT policy answering zero-shot, with its own seed, instructions
+    round 1 never saw; its verified answers join round 1's in a fresh adapter that evaluate scores too."""
+    from selfalign.prompts.format import get_format
+    from selfalign.report.markdown import results_markdown
+
+    cfg = _config(tmp_path, run={"rounds": 0, "sft_rounds": 2}, responses={"limit": 5, "samples": 2})
+    run_dir = tmp_path / "run"
+    run_pipeline(cfg, run_dir, progress=False)
+    assert list(_statuses(run_dir)) == [
+        "instructions", "split", "responses", "critique", "sft", "responses-r2", "critique-r2", "sft-r2",
+        "evaluate",
+    ]  # fmt: skip
+    one = _rows(run_dir / "responses" / "responses.jsonl")
+    two = _rows(run_dir / "responses-r2" / "responses.jsonl")
+    first = {r["instruction_id"] for r in one}
+    second = {r["instruction_id"] for r in two}
+    assert len(first) == len(second) == 5 and not first & second  # fresh instructions
+    train = [r["id"] for r in _rows(run_dir / "split" / "train.jsonl")]
+    assert sorted(second, key=train.index) == train[5:10]
+    fmt = get_format()
+    for r in two:
+        assert r["gen"]["policy"] == "sft" and r["gen"]["round"] == 2 and r["gen"]["shots"] == []
+        assert r["gen"]["seed"] == 1000 + r["gen"]["sample"] and "-round2-" in r["id"]  # its own seeds
+        assert r["prompt"].endswith(fmt.prompt(r["instruction"]))  # zero-shot, the format SFT trained on
+    assert all(r["gen"]["seed"] == r["gen"]["sample"] and r["gen"]["shots"] for r in one)
+    sft1, sft2 = _rows(run_dir / "sft" / "sft.jsonl"), _rows(run_dir / "sft-r2" / "sft.jsonl")
+    accepted2 = {r["id"] for r in _rows(run_dir / "critique-r2" / "accepted.jsonl")}
+    assert accepted2 and sft2[: len(sft1)] == sft1  # round 1's examples first, then round 2's
+    assert {e["id"] for e in sft2[len(sft1) :]} <= accepted2 and len(sft2) > len(sft1)
+    manifest = json.loads((run_dir / "sft-r2" / "manifest.json").read_text())
+    assert manifest["inputs"]["previous"].endswith("sft/sft.jsonl")
+    results = json.loads((run_dir / "evaluate" / "results.json").read_text())
+    assert {"sft", "sft-r2"} <= set(results["conditions"])
+    md = results_markdown(run_dir)
+    assert "| sft-r2 |" in md

@@ -50,7 +50,7 @@ class CraftedEngine(KillSwitch):
     def answer(self, iid: str, params: GenParams) -> tuple[str, str]:
         return CRAFTED[iid]
 
-    def generate(self, prompts: list[str], params: GenParams) -> list[Generation]:
+    def generate(self, prompts: list[str], params: GenParams, adapter: str | None = None) -> list[Generation]:
         self.tick()
         out = []
         for p in prompts:
@@ -126,11 +126,13 @@ def test_kill_and_resume_with_real_engine(tmp_path: Path, tiny_engine: Engine) -
     class Killed:
         calls = 0
 
-        def generate(self, prompts: list[str], params: GenParams) -> list[Generation]:
+        def generate(
+            self, prompts: list[str], params: GenParams, adapter: str | None = None
+        ) -> list[Generation]:
             if Killed.calls == 3:
                 raise KeyboardInterrupt("killed")
             Killed.calls += 1
-            return tiny_engine.generate(prompts, params)
+            return tiny_engine.generate(prompts, params, adapter=adapter)
 
     with pytest.raises(KeyboardInterrupt):
         run(_ctx(tmp_path / "cut", cfg, Killed(), {"instructions": src}))

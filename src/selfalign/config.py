@@ -103,6 +103,13 @@ class RunSection(BaseModel):
     rounds: int = Field(
         default=1, ge=0, description="pairs → DPO rounds, each from the newest policy; 0 = SFT only"
     )
+    sft_rounds: int = Field(
+        default=1,
+        ge=1,
+        description="rejection-sampling SFT rounds: round r samples the round r-1 policy zero-shot on the "
+        "next responses.limit training instructions, keeps what passes every check (critic for open-ended), "
+        "and trains a fresh adapter on the base from all rounds' examples; 1 = one SFT on the base's samples",
+    )
     price: Price = Field(default_factory=Price, description="price per hour for the cost figures")
     report: bool = Field(default=True, description="write report.html at the end")
 

@@ -1,7 +1,8 @@
 """``selfalign run``: the whole Stage-1 bootstrap in one readable place.
 
-preflight (load + sentinels) → instructions → split → responses → critique → sft → pairs → dpo
-(→ pairs-rN → dpo-rN for each further round) → evaluate → report.
+preflight (load + sentinels) → instructions → split → responses → critique → sft (→ responses-rN →
+critique-rN → sft-rN for each further rejection-sampling round) → pairs → dpo (→ pairs-rN → dpo-rN for
+each further preference round) → evaluate → report.
 
 Every stage's output is keyed by a hash of its config section, the keys of the stages that produced its
 inputs and the content hashes of those inputs (a Merkle chain), and the code version. A stage whose key
@@ -50,7 +51,7 @@ class Step:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def plan(rounds: int) -> list[Step]:
+def plan(rounds: int, sft_rounds: int = 1) -> list[Step]:
     """The stage order. Held-out test items are split off before any training data exists."""
     steps = [
         Step("instructions", "instructions"),
@@ -61,16 +62,28 @@ def plan(rounds: int) -> list[Step]:
         # The critic's decision is made once, in critique; SFT trains on what it accepted.
         Step("sft", "sft", {"accepted": ("critique", "accepted")}),
     ]
+    sft = "sft"
     adapters = {"adapter:sft": ("sft", "adapter")}
+    for r in range(2, sft_rounds + 1):  # rejection sampling from the newest policy on fresh instructions
+        res, crit, new = f"responses-r{r}", f"critique-r{r}", f"sft-r{r}"
+        steps += [
+            Step(res, "responses", {"instructions": ("split", "train"), "test": ("split", "test"),
+                                    "adapter": (sft, "adapter")}, {"round": r, "policy": sft}),
+            Step(crit, "critique", {"responses": (res, "responses"), "train": ("split", "train")},
+                 {"round": r}),
+            Step(new, "sft", {"accepted": (crit, "accepted"), "previous": (sft, "sft_data")}, {"round": r}),
+        ]  # fmt: skip
+        adapters[f"adapter:{new}"] = (new, "adapter")
+        sft = new
     if rounds >= 1:  # rounds: 0 = SFT only, no preference rounds
         steps += [
             Step(
                 "pairs",
                 "pairs",
-                {"instructions": ("split", "train"), "adapter": ("sft", "adapter")},
-                {"policy": "sft"},
+                {"instructions": ("split", "train"), "adapter": (sft, "adapter")},
+                {"policy": sft},
             ),
-            Step("dpo", "dpo", {"pairs": ("pairs", "pairs"), "sft_adapter": ("sft", "adapter")}),
+            Step("dpo", "dpo", {"pairs": ("pairs", "pairs"), "sft_adapter": (sft, "adapter")}),
         ]
         adapters["adapter:dpo"] = ("dpo", "adapter")
     policy = "dpo"
@@ -306,7 +319,7 @@ def run_pipeline(
     Holds the run dir's lock throughout: a second run on the same dir fails at once, naming this one.
     """
     run = Run(Path(config_path), Path(run_dir), progress=progress)
-    steps = plan(run.config.run.rounds)
+    steps = plan(run.config.run.rounds, run.config.run.sft_rounds)
     if until is not None:  # checked before anything is locked, loaded or written
         names = [s.name for s in steps]
         if until not in names:

@@ -103,7 +103,8 @@ def _write(run: RunDir, tmp: Path, merge: bool) -> dict[str, Any]:
     engine.add_adapter(ADAPTER, run.adapter)
     template = chat_template(fmt, engine.guard.bos.bos_id is not None)
     save_tokenizer(engine, tmp, template)
-    sft_file = run.path / "sft" / "sft.jsonl" if "sft" in run.chain() else None
+    sft_stage = next((s for s in run.chain() if s.startswith("sft")), None)
+    sft_file = run.path / sft_stage / "sft.jsonl" if sft_stage else None
     checks["chat_template"] = check_template(engine, load_tokenizer(tmp), fmt, run.items, sft_file)
     eos, marker = stop_ids(engine, fmt.end)
     facts: dict[str, Any] = {"adapter": copy_adapter(run, tmp / "adapter" if merge else tmp)}

@@ -15,9 +15,9 @@ from selfalign.engine.gguf_build import sha256_file
 from selfalign.errors import ExportError, SelfalignError
 from selfalign.evaluate.items import HeldOutItem, load_items
 
-_POLICY = re.compile(r"^(sft|dpo|dpo-r(\d+))$")
+_POLICY = re.compile(r"^(sft|dpo)(?:-r(\d+))?$")
 # The file each training stage trained on (relative to the run dir) and its count key in the manifest.
-_TRAINED_ON = {"sft": ("sft/sft.jsonl", "examples"), "dpo": ("{pairs}/pairs.jsonl", "pairs")}
+_TRAINED_ON = {"sft": ("{name}/sft.jsonl", "examples"), "dpo": ("{pairs}/pairs.jsonl", "pairs")}
 
 
 @dataclass
@@ -34,10 +34,16 @@ class RunDir:
         return self.manifest.get("provenance", {})
 
     def chain(self) -> list[str]:
-        """The training stages whose adapters the policy continues: sft, dpo, dpo-r2 ... up to the policy
-        (a DPO stage with ``from_sft: false`` starts from the base and ends the chain backwards)."""
+        """The training stages whose adapters the policy continues: sft (or the SFT round DPO started
+        from), dpo, dpo-r2 ... up to the policy. Every SFT round trains a fresh adapter on the base, so an
+        SFT policy is its own chain; a DPO stage with ``from_sft: false`` starts from the base and ends
+        the chain backwards."""
+        if self.policy.startswith("sft"):
+            return [self.policy]
+        start = (self.stage_manifest("dpo").get("inputs") or {}).get("sft_adapter")
+        first = Path(start).parent.name if start else "sft"
         rounds = {d.name for d in self.path.glob("dpo-r*") if _POLICY.match(d.name)}
-        order = ["sft", "dpo", *sorted(rounds | {self.policy} - {"sft", "dpo"}, key=_round)]
+        order = [first, "dpo", *sorted(rounds | {self.policy} - {"dpo"}, key=_round)]
         chain = order[: order.index(self.policy) + 1]
         for i in range(len(chain) - 1, 0, -1):
             if not self.stage_manifest(chain[i]).get("config", {}).get("from_sft", True):
@@ -51,9 +57,9 @@ class RunDir:
         """Per stage of the chain: the file it trained on, its sha256, and the manifest's counts."""
         out = []
         for name in self.chain():
-            kind = "sft" if name == "sft" else "dpo"
+            kind = "sft" if name.startswith("sft") else "dpo"
             rel, key = _TRAINED_ON[kind]
-            rel = rel.format(pairs=name.replace("dpo", "pairs"))
+            rel = rel.format(name=name, pairs=name.replace("dpo", "pairs"))
             path = self.path / rel
             counts = self.stages.get(name, {}).get("counts", {})
             out.append({
@@ -86,7 +92,7 @@ class RunDir:
 
 
 def _round(name: str) -> int:
-    return int(name.removeprefix("dpo-r"))
+    return int(name.rsplit("-r", 1)[1])
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -105,12 +111,12 @@ def open_run(path: Path, policy: str) -> RunDir:
         raise ExportError(f"{path}: not a selfalign run directory (no readable manifest.json)")
     match = _POLICY.match(policy)
     if not match or (match.group(2) is not None and int(match.group(2)) < 2):
-        raise ExportError(f"--policy {policy!r}: expected sft, dpo or dpo-rN (N >= 2)")
+        raise ExportError(f"--policy {policy!r}: expected sft, sft-rN, dpo or dpo-rN (N >= 2)")
     stages = {s["name"]: s for s in manifest.get("stages", [])}
     stage = _read_json(path / policy / "manifest.json") or {}
     adapter = path / policy / "adapter"
     if not stage.get("complete") or not (adapter / "adapter_config.json").is_file():
-        trained = [s for s in ("sft", "dpo", *stages) if s in stages and s.startswith(("sft", "dpo"))]
+        trained = [s for s in ("sft", "dpo", *stages) if s in stages and _POLICY.match(s)]
         raise ExportError(
             f"{path}: policy {policy!r} was not trained (no complete {policy}/ stage with an adapter); "
             f"trained: {', '.join(dict.fromkeys(trained)) or 'none'}"

@@ -109,22 +109,33 @@ def types_section(res: dict[str, Any]) -> str:
     return md_table(["constraint type (instruction level)", *conds], rows)
 
 
+def _sampler_rate(run: Run, label: str) -> float | None:
+    """The pass rate of the samples a policy was trained from: its responses (SFT rounds) or pairs (DPO)."""
+    kind = ("sft", "responses") if label.startswith("sft") else ("dpo", "pairs")
+    st = next((s for s in run.stages if s.label == label.replace(*kind, 1)), None)
+    metrics = (_stage_manifest(st.dir).get("metrics") or {}) if st else {}
+    if "policy_pass_rate" in metrics:
+        return metrics["policy_pass_rate"]
+    y = metrics.get("yield") or {}
+    return y["samples_passed"] / y["samples"] if y.get("samples") else None
+
+
 def rounds_section(run: Run, res: dict[str, Any]) -> str:
     rows = []
     conds = res["conditions"]
     for st in run.stages:
         label = st.label
-        if not (label == "sft" or label.startswith("dpo")):
+        if not (label == "sft" or label.startswith(("sft-r", "dpo"))):
             continue
         m = _stage_manifest(st.dir)
-        # DPO starts from, and is anchored to, the adapter it was given (see stages/dpo.py).
-        ref = str((m.get("inputs") or {}).get("sft_adapter", "base")) if label != "sft" else "– (SFT: none)"
-        pairs = next((p for p in run.stages if p.label == label.replace("dpo", "pairs")), None)
-        pm = _stage_manifest(pairs.dir) if pairs and label != "sft" else {}
+        # DPO starts from, and is anchored to, the adapter it was given (see stages/dpo.py); every SFT
+        # round trains a fresh adapter on the base.
+        sft = label.startswith("sft")
+        ref = "– (SFT: none)" if sft else str((m.get("inputs") or {}).get("sft_adapter", "base"))
         o = ((conds.get(label) or {}).get("verifiable") or {}).get("overall") or {}
         counts = st.entry.get("counts") or {}
         size = counts.get("examples", counts.get("pairs", "–"))
-        sampler = _pct((pm.get("metrics") or {}).get("policy_pass_rate")) if pm else "–"
+        sampler = _pct(_sampler_rate(run, label))
         held = f"{_pct(o.get('rate'))} {_ci(o.get('ci_low'), o.get('ci_high'))}"
         rows.append([label, size, sampler, _short(ref), held])
     base = {n: ((conds.get(n) or {}).get("verifiable") or {}).get("overall") or {}

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from selfalign.constraints import augment, check_all, passes_all, train_types
+from selfalign.constraints import check_all, passes_all
 from selfalign.data.jsonl import read_jsonl, write_jsonl_atomic
 from selfalign.engine import Generation, GenParams
 from selfalign.errors import DataError
@@ -32,6 +32,7 @@ from selfalign.judge.types import PairItem, Scorer
 from selfalign.prompts.builders import response_prompt
 from selfalign.prompts.format import get_format
 from selfalign.stages.base import StageContext, StageResult, finish
+from selfalign.stages.rounds import redraw_constraints, round_seed
 
 
 class NegativesConfig(BaseModel):
@@ -78,28 +79,6 @@ def _load(path: Any) -> list[dict[str, Any]]:
             if key not in r:
                 raise DataError(path, line, key, "missing (an instruction record is needed)")
     return recs
-
-
-def round_seed(seed: int, round_: int) -> int:
-    """Round r samples with its own seed: round 2 must not redraw round 1's samples."""
-    return seed + 1000 * (round_ - 1)
-
-
-def redraw_constraints(recs: list[dict[str, Any]], seed: int, round_: int) -> list[dict[str, Any]]:
-    """From round 2 on, each constrained instruction gets freshly drawn training-type constraints (as
-    many as before) on its base text, so a round is trained on new tasks, not round 1's again."""
-    if round_ < 2:
-        return recs
-    out = []
-    for r in recs:
-        base = ((r.get("gen") or {}).get("augment") or {}).get("base_text")
-        if not r.get("constraints") or not base:
-            out.append(r)
-            continue
-        rng = random.Random(f"{seed}:round{round_}:{r['id']}")
-        text, cs = augment(base, rng, k=len(r["constraints"]), allowed_types=train_types())
-        out.append({**r, "text": text, "constraints": cs})
-    return out
 
 
 def _sample(

@@ -10,7 +10,13 @@ Resume: records are written one shard per batch (``ShardWriter``); a restarted r
 written. Prompts and sampling are seeded per record (instruction id, sample index), never by position in
 a batch, so an interrupted and resumed run writes exactly the records of an uninterrupted one.
 
-Inputs: ``instructions`` (train split), optional ``test`` (held-out split, for prompt exclusion).
+Round r >= 2 (``ctx.extra["round"]``, from ``run.sft_rounds``) is rejection sampling from the newest
+policy: the adapter ``ctx.inputs["adapter"]`` (attached as ``ctx.extra["policy"]``) answers in the zero-shot
+format it was trained on, with the round's own seed, on the r-th block of ``limit`` instructions (ones no
+earlier round answered; topped up with redrawn constraints when the split runs out, ``stages.rounds``).
+
+Inputs: ``instructions`` (train split), optional ``test`` (held-out split, for prompt exclusion), optional
+``adapter`` (round r's sampling policy).
 Outputs: ``responses.jsonl`` (response schema) and the manifest with per-flag QC rates.
 """
 
@@ -21,6 +27,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +41,7 @@ from selfalign.errors import ConfigError
 from selfalign.prompts.builders import heldout_overlap, response_prompt
 from selfalign.prompts.format import get_format
 from selfalign.stages.base import StageContext, StageResult, finish
+from selfalign.stages.rounds import round_seed, round_window
 from selfalign.stages.split import base_text
 
 DATA_FILE = "responses.jsonl"
@@ -75,8 +83,20 @@ class ResponsesConfig(BaseModel):
     seed: int = Field(default=0, description="seed of shot selection and sampling")
 
 
-def response_id(instruction_id: str, sample: int) -> str:
-    return f"{instruction_id}-r{sample}"
+def response_id(instruction_id: str, sample: int, round_: int = 1) -> str:
+    """Round 1 keeps its historical ids; a later round's differ even where it re-answers an instruction."""
+    return f"{instruction_id}-r{sample}" if round_ < 2 else f"{instruction_id}-round{round_}-r{sample}"
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """Who answers: the base from few-shot prompts (round 1) or a policy adapter zero-shot (round r)."""
+
+    round: int = 1
+    policy: str | None = None
+
+    def rid(self, instruction_id: str, sample: int) -> str:
+        return response_id(instruction_id, sample, self.round)
 
 
 def clean(text: str) -> str:
@@ -85,8 +105,10 @@ def clean(text: str) -> str:
 
 
 def _prompt(
-    ins: dict[str, Any], sample: int, cfg: ResponsesConfig, exclude: Sequence[str]
+    ins: dict[str, Any], sample: int, cfg: ResponsesConfig, exclude: Sequence[str], who: Sampler
 ) -> tuple[str, list[str]]:
+    if who.policy is not None:  # a tuned policy answers in the format it was trained on, no shots
+        return get_format().prompt(ins["text"]), []
     rng = random.Random(f"{cfg.seed}:{ins['id']}:{0 if cfg.shared_prompt else sample}")
     types = [c["type"] for c in ins.get("constraints") or []]
     return response_prompt(
@@ -100,14 +122,15 @@ def _prompt(
     )
 
 
-def _seed(cfg: ResponsesConfig, sample: int) -> int:
+def _seed(cfg: ResponsesConfig, sample: int, round_: int = 1) -> int:
     """The generate seed of a sample. Separate prompts: one seed per sample index, so sample s of an
     instruction is the same whichever batch it lands in. Shared prompt: one call holds all of an
     instruction's first-pass samples (the engine seeds each repeat by its index), extra samples another seed.
     """
+    seed = round_seed(cfg.seed, round_)
     if not cfg.shared_prompt:
-        return cfg.seed + sample
-    return cfg.seed if sample < cfg.samples else cfg.seed + 1
+        return seed + sample
+    return seed if sample < cfg.samples else seed + 1
 
 
 def _params(cfg: ResponsesConfig, seed: int) -> GenParams:
@@ -119,15 +142,19 @@ def _params(cfg: ResponsesConfig, seed: int) -> GenParams:
 
 
 def _records(
-    ctx: StageContext, cfg: ResponsesConfig, batch: list[tuple[dict[str, Any], int]], exclude: Sequence[str]
+    ctx: StageContext,
+    cfg: ResponsesConfig,
+    batch: list[tuple[dict[str, Any], int]],
+    exclude: Sequence[str],
+    who: Sampler,
 ) -> list[dict[str, Any]]:
     out: dict[tuple[str, int], dict[str, Any]] = {}
-    for seed in sorted({_seed(cfg, s) for _, s in batch}):
+    for seed in sorted({_seed(cfg, s, who.round) for _, s in batch}):
         # Sorted by (instruction, sample) within a call: a shared prompt's repeats are its samples in order.
-        rows = [(ins, s) for ins, s in batch if _seed(cfg, s) == seed]
-        built = [_prompt(ins, s, cfg, exclude) for ins, s in rows]
+        rows = [(ins, s) for ins, s in batch if _seed(cfg, s, who.round) == seed]
+        built = [_prompt(ins, s, cfg, exclude, who) for ins, s in rows]
         params = _params(cfg, seed)
-        gens = ctx.engine().generate([p for p, _ in built], params)
+        gens = ctx.engine().generate([p for p, _ in built], params, adapter=who.policy)
         for (ins, sample), (_, shot_ids), g in zip(rows, built, gens, strict=True):
             text = clean(g.text)
             flags = qc_flags(text, g.raw, g.stop_reason, ins["text"], min_words=cfg.min_words)
@@ -136,9 +163,10 @@ def _records(
                 "max_new_tokens": params.max_new_tokens, "repetition_penalty": params.repetition_penalty,
                 "seed": params.seed, "row_seed": g.seed,
                 "sample": sample, "shots": shot_ids, "stop": g.stop,
+                **({"round": who.round, "policy": who.policy} if who.policy else {}),
             }  # fmt: skip
             out[(ins["id"], sample)] = {
-                "id": response_id(ins["id"], sample),
+                "id": who.rid(ins["id"], sample),
                 "instruction_id": ins["id"],
                 "instruction": ins["text"],
                 "prompt": g.prompt,
@@ -177,10 +205,11 @@ def _generate(
     writer: ShardWriter,
     todo: list[tuple[dict[str, Any], int]],
     exclude: Sequence[str],
+    who: Sampler,
 ) -> int:
     tokens = 0
     for rows in _batches(cfg, todo):
-        batch = _records(ctx, cfg, rows, exclude)
+        batch = _records(ctx, cfg, rows, exclude, who)
         tokens += sum(r["n_tokens"] for r in batch)
         writer.write_batch(batch)
     return tokens
@@ -204,10 +233,10 @@ def _batches(
     return [b for b in out if b]
 
 
-def _needs_more(ins: dict[str, Any], written: dict[str, dict[str, Any]], samples: int) -> bool:
+def _needs_more(ins: dict[str, Any], written: dict[str, dict[str, Any]], samples: int, who: Sampler) -> bool:
     if not ins.get("constraints"):
         return False
-    texts = [written[rid]["text"] for s in range(samples) if (rid := response_id(ins["id"], s)) in written]
+    texts = [written[rid]["text"] for s in range(samples) if (rid := who.rid(ins["id"], s)) in written]
     return not any(passes_all(t, ins["constraints"]) for t in texts)
 
 
@@ -245,6 +274,20 @@ def sampler_yield(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _sampler(ctx: StageContext) -> Sampler:
+    """Round 1: the base. Round r: the policy adapter the pipeline passes, attached once under its name."""
+    round_ = int(ctx.extra.get("round", 1))
+    if round_ < 2:
+        return Sampler()
+    policy = ctx.extra.get("policy")
+    if not policy or "adapter" not in ctx.inputs:
+        raise ConfigError(f"responses round {round_}: no policy adapter to sample from (input 'adapter')")
+    engine = ctx.engine()
+    if policy not in engine.adapters:
+        engine.add_adapter(policy, ctx.inputs["adapter"])
+    return Sampler(round_, str(policy))
+
+
 def run(ctx: StageContext) -> StageResult:
     cfg = ctx.config
     if not isinstance(cfg, ResponsesConfig):
@@ -252,11 +295,11 @@ def run(ctx: StageContext) -> StageResult:
     if "instructions" not in ctx.inputs:
         raise ConfigError("responses: no 'instructions' input (the training instructions JSONL)")
     started = time.perf_counter()
-    instructions = [
-        r.model_dump(mode="json") for r in validate_file(ctx.inputs["instructions"], "instruction")
-    ]
-    if cfg.limit is not None:
-        instructions = instructions[: cfg.limit]
+    who = _sampler(ctx)
+    instructions = round_window(
+        [r.model_dump(mode="json") for r in validate_file(ctx.inputs["instructions"], "instruction")],
+        cfg.limit, round_seed(cfg.seed, who.round), who.round,
+    )  # fmt: skip
     exclude: list[str] = []
     if "test" in ctx.inputs:
         test = [r.model_dump(mode="json") for r in validate_file(ctx.inputs["test"], "instruction")]
@@ -265,31 +308,30 @@ def run(ctx: StageContext) -> StageResult:
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     writer = ShardWriter(out_path, key="id")
     done = writer.done_keys()
-    todo = [
-        (ins, s) for s in range(cfg.samples) for ins in instructions if response_id(ins["id"], s) not in done
-    ]
+    todo = [(ins, s) for s in range(cfg.samples) for ins in instructions if who.rid(ins["id"], s) not in done]
     resumed = len(done)
-    tokens = _generate(ctx, cfg, writer, todo, exclude)
+    tokens = _generate(ctx, cfg, writer, todo, exclude, who)
     # Second pass (a pure function of the first pass's records, so a resumed run makes the same choice):
     # constrained instructions with no passing sample yet get extra samples.
     written = {r["id"]: r for shard in writer.shard_paths() for _, r in iter_jsonl(shard)}
-    extra = [ins for ins in instructions if cfg.extra_samples and _needs_more(ins, written, cfg.samples)]
+    extra = [ins for ins in instructions if cfg.extra_samples and _needs_more(ins, written, cfg.samples, who)]
     done = writer.done_keys()
     more = [
         (ins, s) for s in range(cfg.samples, cfg.samples + cfg.extra_samples) for ins in extra
-        if response_id(ins["id"], s) not in done
+        if who.rid(ins["id"], s) not in done
     ]  # fmt: skip
-    tokens += _generate(ctx, cfg, writer, more, exclude)
+    tokens += _generate(ctx, cfg, writer, more, exclude, who)
     extra_ids = {ins["id"] for ins in extra}
     order = [
-        response_id(ins["id"], s)
+        who.rid(ins["id"], s)
         for ins in instructions
         for s in range(cfg.samples + (cfg.extra_samples if ins["id"] in extra_ids else 0))
     ]
     writer.finalize(out_path, order)
     records = [rec for _, rec in iter_jsonl(out_path)]
     metrics = {**_summary(records), "excluded_pool_ids": exclude, "resumed_records": resumed,
-               "yield": sampler_yield(records), "extra_sampled_instructions": len(extra)}  # fmt: skip
+               "yield": sampler_yield(records), "extra_sampled_instructions": len(extra),
+               "round": who.round, "policy": who.policy}  # fmt: skip
     counts = {"instructions": len(instructions), "responses": len(records)}
     counts.update({f"flag_{k}": v for k, v in metrics["qc_counts"].items()})
     return finish(ctx, cfg, started, {"responses": out_path}, counts, metrics, tokens)

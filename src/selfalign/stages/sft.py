@@ -1,7 +1,10 @@
 """Stage ``sft``: accepted responses (or a ready SFT file) → a LoRA adapter trained by TRL's SFTTrainer.
 
 Inputs: ``accepted`` (responses the critique stage accepted: used as they are), ``responses`` (+
-``judgments`` when the critic ran: selected here) or ``sft`` (JSONL of {prompt, completion}).
+``judgments`` when the critic ran: selected here) or ``sft`` (JSONL of {prompt, completion}); in a
+rejection-sampling round also ``previous`` (the earlier round's ``sft.jsonl``): the round trains a fresh
+adapter on the base from all rounds' examples, earlier ones first (ReST-EM style: each round restarts from
+the base, so a round's errors do not compound through the adapter).
 Outputs under ``out_dir``: ``sft.jsonl`` (the exact training examples), ``adapter/`` (PEFT dir with a model
 card), ``metrics.jsonl``, ``tensorboard/``, ``checkpoints/``, optionally ``merged/``, and ``manifest.json``.
 
@@ -17,6 +20,7 @@ import time
 from pydantic import Field
 
 from selfalign.data.jsonl import write_jsonl_atomic
+from selfalign.data.schemas import SFTExample
 from selfalign.stages.base import StageContext, StageResult, finish_training
 from selfalign.train.common import release_memory
 from selfalign.train.config import SFTSettings
@@ -39,6 +43,17 @@ class SFTStageConfig(SFTSettings):
     )
 
 
+def merge_rounds(earlier: list[SFTExample], new: list[SFTExample]) -> list[SFTExample]:
+    """Earlier rounds' examples, then this round's; an exact (prompt, completion) repeat is kept once."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for e in [*earlier, *new]:
+        if (e.prompt, e.completion) not in seen:
+            seen.add((e.prompt, e.completion))
+            out.append(e)
+    return out
+
+
 def run(ctx: StageContext) -> StageResult:
     cfg = ctx.config
     if not isinstance(cfg, SFTStageConfig):
@@ -55,6 +70,9 @@ def run(ctx: StageContext) -> StageResult:
             min_p_good=cfg.min_p_good,
             require_confident=cfg.require_confident,
         )
+    if "previous" in ctx.inputs:
+        earlier, info["previous"] = load_sft_file(ctx.inputs["previous"])
+        examples = merge_rounds(earlier, examples)
     if cfg.max_examples is not None:
         examples = examples[: cfg.max_examples]
     data_path = ctx.out_dir / "sft.jsonl"
