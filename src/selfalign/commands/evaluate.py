@@ -9,10 +9,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from selfalign.atomic import write_text_atomic
 from selfalign.engine import Engine, ModelSpec
 from selfalign.engine.backend import BackendSpec
 from selfalign.engine.defaults import DEFAULT_MODEL
 from selfalign.errors import ConfigError
+from selfalign.evaluate.across import compare_runs
+from selfalign.evaluate.across import markdown as across_markdown
 from selfalign.evaluate.conditions import BASE_FEW_SHOT
 from selfalign.evaluate.critic import FALLBACK
 from selfalign.evaluate.table import category_table, summary_table
@@ -142,5 +145,29 @@ def evaluate(
                 e.backend.close()
 
 
+def compare(
+    policies: Annotated[
+        list[str], typer.Argument(help="Policies as RUN_DIR:CONDITION, e.g. runs/proof6:sft runs/proof9:sft.")
+    ],
+    baseline: Annotated[
+        str, typer.Option(help="The condition every policy is compared with, as RUN_DIR:CONDITION.")
+    ],
+    markdown: Annotated[Path | None, typer.Option(help="Also write the tables as Markdown here.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the figures as JSON here.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Bootstrap and permutation seed.")] = 0,
+) -> None:
+    """Policies from several runs (e.g. SFT seeds) on the same held-out items: each vs a baseline, pooled."""
+    res = compare_runs(baseline, policies, seed=seed)
+    text = across_markdown(res)
+    print(text, end="")
+    if markdown is not None:
+        write_text_atomic(markdown, text)
+    if json_out is not None:
+        write_text_atomic(json_out, json.dumps(res, indent=2) + "\n")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(evaluate)
+    app.command()(compare)

@@ -1,0 +1,175 @@
+"""Policies from several runs on the same held-out items: each against a baseline, and all of them pooled.
+
+A single training draw can carry or erase a lift (docs/RESULTS.md, runs 6, 9, 10: one recipe, three SFT
+seeds, +4.5 / +0.9 / +2.4 points). ``selfalign compare`` reads ``evaluate/items.jsonl`` of each run and
+reports (a) every policy against the baseline, exact McNemar with Benjamini-Hochberg over the policies, and
+(b) the policies pooled as draws of one method: the per-item mean pass over the policies minus the
+baseline's, with a paired bootstrap interval and a sign-flip permutation test over items (given these
+draws), beside the spread of the per-policy lifts and a one-sample t test across them (the draws as the
+sample: what another seed would give).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+from selfalign.data.jsonl import iter_jsonl
+from selfalign.errors import ConfigError, DataError
+from selfalign.evaluate.stats import benjamini_hochberg, compare, paired_bootstrap_lift
+
+ITEMS = Path("evaluate") / "items.jsonl"
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """One condition of one run: pass/fail per verifiable held-out item, and each item's constraint types."""
+
+    label: str  # "RUN_DIR:CONDITION" as given
+    passed: dict[str, bool]
+    types: dict[str, tuple[str, ...]]
+
+
+def parse_spec(spec: str) -> tuple[Path, str]:
+    run, sep, condition = spec.rpartition(":")
+    if not sep or not run or not condition:
+        raise ConfigError(f"compare: {spec!r}: expected RUN_DIR:CONDITION, e.g. runs/proof6:sft")
+    return Path(run), condition
+
+
+def load_outcomes(spec: str) -> Outcomes:
+    """The verifiable items (``passed`` not null) of one condition; one-line errors name file/line/field."""
+    run, condition = parse_spec(spec)
+    path = run / ITEMS
+    if not path.is_file():
+        raise ConfigError(f"compare: {path}: no such file (was {run} evaluated?)")
+    passed: dict[str, bool] = {}
+    types: dict[str, tuple[str, ...]] = {}
+    seen: set[str] = set()
+    for line, rec in iter_jsonl(path):
+        for key in ("id", "condition", "passed"):
+            if key not in rec:
+                raise DataError(path, line, key, "missing (an evaluate items record is needed)")
+        seen.add(str(rec["condition"]))
+        if rec["condition"] != condition or rec["passed"] is None:
+            continue
+        if not isinstance(rec["passed"], bool):
+            raise DataError(path, line, "passed", f"expected true, false or null, got {rec['passed']!r}")
+        passed[str(rec["id"])] = rec["passed"]
+        types[str(rec["id"])] = tuple(str(c.get("type")) for c in rec.get("checks") or [])
+    if condition not in seen:
+        raise ConfigError(f"compare: {path}: no condition {condition!r} (has: {', '.join(sorted(seen))})")
+    if not passed:
+        raise ConfigError(f"compare: {path}: condition {condition!r} has no verifiable items")
+    return Outcomes(spec, passed, types)
+
+
+def _same_items(base: Outcomes, other: Outcomes) -> None:
+    if set(other.passed) != set(base.passed):
+        odd = sorted(set(other.passed) ^ set(base.passed))[0]
+        raise ConfigError(
+            f"compare: {other.label} and {base.label} were not evaluated on the same held-out items "
+            f"(item {odd} is in one only)"
+        )
+    for iid, ts in base.types.items():
+        if other.types[iid] != ts:
+            raise ConfigError(
+                f"compare: {other.label} and {base.label}: item {iid} has other constraints "
+                f"({', '.join(other.types[iid])} vs {', '.join(ts)})"
+            )
+
+
+def sign_flip_p(diff: np.ndarray, n_perm: int = 20000, seed: int = 0) -> float:
+    """Two-sided Monte Carlo sign-flip permutation p of ``mean(diff) != 0`` (items exchangeable under H0:
+    each item's difference is as likely negated); ``(1 + hits) / (1 + n_perm)``, never 0."""
+    observed = abs(float(diff.mean()))
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for start in range(0, n_perm, 1000):
+        signs = rng.choice(np.array([-1.0, 1.0]), size=(min(1000, n_perm - start), diff.size))
+        hits += int((np.abs((signs * diff).mean(axis=1)) >= observed - 1e-12).sum())
+    return (1 + hits) / (1 + n_perm)
+
+
+def compare_runs(
+    baseline: str, policies: list[str], *, n_boot: int = 2000, seed: int = 0, confidence: float = 0.95,
+    alpha: float = 0.05, n_perm: int = 20000,
+) -> dict[str, Any]:  # fmt: skip
+    """Every policy against the baseline on the same items, then all policies pooled (see module doc)."""
+    if not policies:
+        raise ConfigError("compare: name at least one policy as RUN_DIR:CONDITION")
+    base = load_outcomes(baseline)
+    loaded = [load_outcomes(p) for p in policies]
+    for o in loaded:
+        _same_items(base, o)
+    ids = sorted(base.passed)
+    a = [base.passed[i] for i in ids]
+    rows = []
+    for o in loaded:
+        c = compare(a, [o.passed[i] for i in ids], baseline, o.label, confidence=confidence, n_boot=n_boot,
+                    seed=seed, exact=True)  # fmt: skip
+        rows.append({**c, "policy": o.label, "p_value": c["mcnemar"]["p_value"]})
+    _, adjusted = benjamini_hochberg([r["p_value"] for r in rows], alpha)
+    for r, q in zip(rows, adjusted, strict=True):
+        r["p_bh"] = q
+    mean_pass = np.array([[o.passed[i] for i in ids] for o in loaded], dtype=np.float64).mean(axis=0)
+    lift, low, high = paired_bootstrap_lift(
+        a, list(mean_pass), n_boot=n_boot, confidence=confidence, seed=seed
+    )
+    lifts = np.array([r["lift"]["estimate"] for r in rows])
+    spread: dict[str, Any] = {"lifts": lifts.tolist(), "mean": float(lifts.mean())}
+    if len(lifts) >= 2:
+        sd = float(lifts.std(ddof=1))
+        spread["sd"] = sd
+        if sd > 0:
+            t = float(lifts.mean() / (sd / np.sqrt(len(lifts))))
+            spread.update(t=t, df=len(lifts) - 1, p_value=float(2 * sps.t.sf(abs(t), len(lifts) - 1)))
+    diff = mean_pass - np.asarray(a, dtype=np.float64)
+    pooled = {
+        "policies": len(loaded), "mean_passed": float(mean_pass.sum()), "lift": lift, "ci_low": low,
+        "ci_high": high, "sign_flip_p": sign_flip_p(diff, n_perm, seed), "n_perm": n_perm,
+    }  # fmt: skip
+    return {"n": len(ids), "baseline": baseline, "baseline_passed": sum(a), "comparisons": rows,
+            "pooled": pooled, "across_policies": spread, "confidence": confidence,
+            "test": "exact McNemar per policy, Benjamini-Hochberg over the policies"}  # fmt: skip
+
+
+def _pts(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def markdown(res: dict[str, Any]) -> str:
+    """The comparison as Markdown tables (for docs/RESULTS.md)."""
+    n = res["n"]
+    lines = [
+        f"Baseline **{res['baseline']}**: {res['baseline_passed']}/{n} verifiable held-out items pass. "
+        f"{res['test']}; intervals {100 * res['confidence']:.0f}%.",
+        "",
+        "| policy | passed | pass % [CI] | lift pts [CI] | wins/losses | exact p | BH q |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in res["comparisons"]:
+        b, m, lift = r["b"], r["mcnemar"], r["lift"]
+        lines.append(
+            f"| {r['policy']} | {b['passed']}/{n} | {100 * b['rate']:.1f} [{100 * b['ci_low']:.1f}, "
+            f"{100 * b['ci_high']:.1f}] | {_pts(lift['estimate'])} [{_pts(lift['ci_low'])}, "
+            f"{_pts(lift['ci_high'])}] | {m['b10']}/{m['b01']} | {r['p_value']:.2g} | {r['p_bh']:.2g} |"
+        )
+    p, s = res["pooled"], res["across_policies"]
+    lines += [
+        "",
+        f"Pooled over the {p['policies']} policies (per-item mean pass − baseline): "
+        f"**{_pts(p['lift'])} pts [{_pts(p['ci_low'])}, {_pts(p['ci_high'])}]**, sign-flip permutation "
+        f"p = {p['sign_flip_p']:.2g} over items ({p['n_perm']} draws; given these policies).",
+    ]
+    if "p_value" in s:
+        lines.append(
+            f"Across policies: lifts {', '.join(_pts(x) for x in s['lifts'])} pts, mean {_pts(s['mean'])}, "
+            f"sd {100 * s['sd']:.1f}; one-sample t({s['df']}) = {s['t']:.2f}, p = {s['p_value']:.2g} "
+            "(the policies as a sample of training draws)."
+        )
+    return "\n".join(lines) + "\n"
