@@ -21,6 +21,7 @@ from scipy import stats as sps
 from selfalign.data.jsonl import iter_jsonl
 from selfalign.errors import ConfigError, DataError
 from selfalign.evaluate.stats import benjamini_hochberg, compare, paired_bootstrap_lift
+from selfalign.report.markdown import md_table
 
 ITEMS = Path("evaluate") / "items.jsonl"
 
@@ -145,20 +146,22 @@ def _pts(x: float) -> str:
 def markdown(res: dict[str, Any]) -> str:
     """The comparison as Markdown tables (for docs/RESULTS.md)."""
     n = res["n"]
+    rows = []
+    for r in res["comparisons"]:
+        b, m, lift = r["b"], r["mcnemar"], r["lift"]
+        rows.append([
+            r["policy"], f"{b['passed']}/{n}",
+            f"{100 * b['rate']:.1f} [{100 * b['ci_low']:.1f}, {100 * b['ci_high']:.1f}]",
+            f"{_pts(lift['estimate'])} [{_pts(lift['ci_low'])}, {_pts(lift['ci_high'])}]",
+            f"{m['b10']}/{m['b01']}", f"{r['p_value']:.2g}", f"{r['p_bh']:.2g}",
+        ])  # fmt: skip
+    headers = ["policy", "passed", "pass % [CI]", "lift pts [CI]", "wins/losses", "exact p", "BH q"]
     lines = [
         f"Baseline **{res['baseline']}**: {res['baseline_passed']}/{n} verifiable held-out items pass. "
         f"{res['test']}; intervals {100 * res['confidence']:.0f}%.",
         "",
-        "| policy | passed | pass % [CI] | lift pts [CI] | wins/losses | exact p | BH q |",
-        "|---|---|---|---|---|---|---|",
+        md_table(headers, rows),
     ]
-    for r in res["comparisons"]:
-        b, m, lift = r["b"], r["mcnemar"], r["lift"]
-        lines.append(
-            f"| {r['policy']} | {b['passed']}/{n} | {100 * b['rate']:.1f} [{100 * b['ci_low']:.1f}, "
-            f"{100 * b['ci_high']:.1f}] | {_pts(lift['estimate'])} [{_pts(lift['ci_low'])}, "
-            f"{_pts(lift['ci_high'])}] | {m['b10']}/{m['b01']} | {r['p_value']:.2g} | {r['p_bh']:.2g} |"
-        )
     p, s = res["pooled"], res["across_policies"]
     lines += [
         "",
