@@ -8,7 +8,8 @@ inspection and nothing reads them back.
     python bench/passk.py runs/proof6 --prompt few_shot --k 4 --out runs/passk_fewshot.jsonl
     python bench/passk.py runs/proof6 --prompt zero_shot --adapter runs/proof6/sft/adapter --k 4 --out ...
 
-Sampling is the responses stage's (T=0.8, top-p 0.95, <= 96 tokens, the format's stop strings, seed 0).
+Sampling is the run's responses stage's (temperature, top-p, token limit from its manifest; the format's
+stop strings; seed 0); the few-shot prompt is its evaluate stage's (shots and shot seed from that manifest).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, table
@@ -27,6 +29,13 @@ from selfalign.evaluate.conditions import PromptBuilder
 from selfalign.evaluate.headline import SUBSETS, subset_of
 from selfalign.evaluate.items import load_items
 from selfalign.prompts.format import get_format
+
+
+def stage_config(run: Path, stage: str) -> dict[str, Any]:
+    path = run / stage / "manifest.json"
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such file (is {run} a finished run?)")
+    return dict(json.loads(path.read_text("utf-8"))["config"])
 
 
 def main() -> int:
@@ -39,16 +48,17 @@ def main() -> int:
     ap.add_argument("--out", type=Path, required=True, help="JSONL of every sample and its checks")
     args = ap.parse_args()
 
+    sampling, evaluate = stage_config(args.run, "responses"), stage_config(args.run, "evaluate")
     all_items = load_items(args.run / "split" / "test.jsonl")
     items = [it for it in all_items if it.verifiable]
     engine = Engine.load(ModelSpec(ref=args.model))
     engine.text_is_data = True  # the prompts embed model-written instructions
     if args.adapter is not None:
         engine.add_adapter("policy", args.adapter)
-    builder = PromptBuilder(all_items, 3, 0)  # the evaluate stage's shots
+    builder = PromptBuilder(all_items, evaluate["shots"], evaluate["shots_seed"])
     prompts = [builder.build(args.prompt, it) for it in items for _ in range(args.k)]
-    params = GenParams(max_new_tokens=96, temperature=0.8, top_p=0.95, seed=0, stop=get_format().stop,
-                       batch_size=32)  # fmt: skip
+    params = GenParams(max_new_tokens=sampling["max_new_tokens"], temperature=sampling["temperature"],
+                       top_p=sampling["top_p"], seed=0, stop=get_format().stop, batch_size=32)  # fmt: skip
     started = time.perf_counter()
     gens = engine.generate(prompts, params, adapter="policy" if args.adapter else None)
     wall = time.perf_counter() - started
