@@ -12,7 +12,8 @@ starts a new turn of a conversation or a new task, never for a character inside 
                 ``### Human``, ``### System``, ``### Prompt``), or a chat control token (``<|im_start|>``).
                 "Note:", "Instructions:" (a recipe), "### Ingredients" and colons mid-line are normal.
 - ``truncated`` generation hit the token limit without finishing (``stop_reason == "length"`` and no stop
-                string cut the raw text), or the text ends dangling: a trailing ``:`` or ``,``, an empty
+                string cut the raw text; always for a steered row that reached a dead end, ``"dead_end"``),
+                or the text ends dangling: a trailing ``:`` or ``,``, an empty
                 list item (``-`` / ``3.``), more opening than closing brackets, an odd number of ``"``, or an
                 unclosed code fence.
 - ``too_short`` non-empty with fewer than ``min_words`` words (default 2). A simple threshold: a one-word
@@ -65,6 +66,8 @@ def is_runaway(text: str) -> bool:
 def is_truncated(text: str, stop_reason: str | None = None, raw: str | None = None) -> bool:
     """Generation ran out of tokens, or the text ends in a way no finished answer does."""
     if stop_reason == "length" and not _cut_by_stop(text, raw):
+        return True
+    if stop_reason == "dead_end":  # a steered row that could not go on: never a finished answer
         return True
     t = text.rstrip()
     if not t:

@@ -82,7 +82,9 @@ class Response(_Record):
     prompt: str = Field(min_length=1, description="exact prompt string sent to the model")
     raw: str = Field(description="everything generated, before cutting at a stop string")
     text: str = Field(description="the answer: raw cut at the first stop string, stripped")
-    stop_reason: Literal["stop", "eos", "length"] = Field(description="why generation ended")
+    stop_reason: Literal["stop", "eos", "length", "dead_end"] = Field(
+        description="why generation ended (dead_end: a steered row's steers left no token to pick)"
+    )
     n_tokens: int = Field(ge=0, description="tokens generated")
     qc: QCFlags
     category: str | None = Field(default=None, description="the instruction's category")

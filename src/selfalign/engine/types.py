@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-StopReason = Literal["stop", "eos", "length"]
+# dead_end: a steered row whose steers left no allowed token (docs/CONSTRAINTS.md); callers drop and count it.
+StopReason = Literal["stop", "eos", "length", "dead_end"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Generation:
     n_tokens: int  # tokens generated (including the stop string's tokens, excluding EOS/padding)
     stop: str | None = None  # which stop string fired
     seed: int | None = None
+    steered: bool = False  # decoded under the row's constraint steers (Engine.generate(constraints=...))
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from selfalign.prompts.builders import response_prompt
 from selfalign.prompts.format import get_format
 from selfalign.stages.base import StageContext, StageResult, finish
 from selfalign.stages.rounds import redraw_constraints, round_seed
+from selfalign.stages.steered import STEER_SEED_OFFSET, contrast_pair
 
 
 class NegativesConfig(BaseModel):
@@ -70,6 +71,13 @@ class PairsConfig(BaseModel):
     )
     require_agreement: bool = Field(default=True, description="A/B critics: keep only if both orders agree.")
     negatives: NegativesConfig = Field(default_factory=NegativesConfig, description="Diverse negatives mix.")
+    contrast: int = Field(
+        default=0,
+        ge=0,
+        description="Steered samples per constrained instruction from the same policy (docs/CONSTRAINTS.md); "
+        "a contrast pair is chosen = a steered sample that passes every check, rejected = the policy's own "
+        "unsteered sample that fails one (source 'contrast'). 0 = none.",
+    )
 
 
 def _load(path: Any) -> list[dict[str, Any]]:
@@ -102,6 +110,21 @@ def _sample(
     return prompts, samples
 
 
+def _steered(
+    ctx: StageContext, cfg: PairsConfig, recs: list[dict[str, Any]], prompts: list[str], seed: int
+) -> dict[int, list[Generation]]:
+    """``cfg.contrast`` steered samples of each constrained instruction, from the same prompt and policy."""
+    idx = [i for i, r in enumerate(recs) if r.get("constraints")] if cfg.contrast else []
+    if not idx:
+        return {}
+    params = GenParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+                       seed=seed + STEER_SEED_OFFSET, stop=get_format().stop, batch_size=cfg.batch_size)
+    rows = [i for i in idx for _ in range(cfg.contrast)]
+    gens = ctx.engine().generate([prompts[i] for i in rows], params, adapter=cfg.policy,
+                                 constraints=[recs[i]["constraints"] for i in rows])  # fmt: skip
+    return {i: gens[j * cfg.contrast : (j + 1) * cfg.contrast] for j, i in enumerate(idx)}
+
+
 def run(ctx: StageContext) -> StageResult:
     cfg = ctx.config if isinstance(ctx.config, PairsConfig) else PairsConfig.model_validate(ctx.config)
     if cfg.policy is None and ctx.extra.get("policy"):  # the pipeline names the current policy per round
@@ -112,6 +135,7 @@ def run(ctx: StageContext) -> StageResult:
     recs = redraw_constraints(_load(ctx.inputs["instructions"]), seed, round_)
     engine = ctx.engine()
     prompts, samples = _sample(ctx, cfg, recs, seed)
+    steered = _steered(ctx, cfg, recs, prompts, seed)
     choice = choose(engine, cfg.critic, n_per_kind=cfg.calibration_per_kind, seed=ctx.seed,
                     calibrate_named=True, require_pointwise=False, adapter=cfg.policy,
                     candidates=cfg.critic_candidates, cache_dir=ctx.out_dir,
@@ -124,7 +148,8 @@ def run(ctx: StageContext) -> StageResult:
     pairs: list[dict[str, Any]] = []
     details: list[dict[str, Any]] = []
     best: dict[int, str] = {}  # instruction index -> its best sample (chosen side of negatives)
-    dropped = {"fewer_than_2_distinct": 0, "verifiable_no_contrast": 0, "below_margin_or_disagree": 0}
+    dropped = {"fewer_than_2_distinct": 0, "verifiable_no_contrast": 0, "below_margin_or_disagree": 0,
+               "steered_no_contrast": 0}
 
     def add(i: int, chosen: str, rejected: str, margin: float, source: str, extra: dict[str, Any]) -> None:
         pid = f"pair:{recs[i]['id']}:{len(pairs)}"
@@ -133,6 +158,14 @@ def run(ctx: StageContext) -> StageResult:
                       "margin": float(margin), "source": source, "scorer": extra.pop("scorer")})  # fmt: skip
         details.append({"id": pid, "gen_prompt": prompts[i], **extra})
 
+    for i, gs in steered.items():
+        cons = recs[i]["constraints"]
+        pair = contrast_pair(cons, texts[i], [g.text.strip() for g in gs if g.stop_reason != "dead_end"])
+        if pair is None:
+            dropped["steered_no_contrast"] += 1
+            continue
+        frac = sum(c.passed for c in check_all(pair[1], cons)) / len(cons)
+        add(i, *pair, 1.0 - frac, "contrast", {"scorer": "verifiable", "rejected_pass_fraction": frac})
     open_idx = []
     for i, r in enumerate(recs):
         if len(texts[i]) < 2:
@@ -175,6 +208,7 @@ def run(ctx: StageContext) -> StageResult:
     for p in pairs:
         by_source[p["source"]] = by_source.get(p["source"], 0) + 1
     counts = {"instructions": len(recs), "samples": sum(len(s) for s in samples), "pairs": len(pairs),
+              "steered_samples": sum(len(g) for g in steered.values()),
               **{f"dropped_{k}": v for k, v in dropped.items()}}  # fmt: skip
     checked = [passes_all(g.text.strip(), r["constraints"]) for r, gs in zip(recs, samples, strict=True)
                if r.get("constraints") for g in gs]  # fmt: skip
@@ -183,7 +217,8 @@ def run(ctx: StageContext) -> StageResult:
                # The sampling policy's own pass rate on its training instructions: the signal a round has.
                "policy_pass_rate": round(sum(checked) / len(checked), 4) if checked else None}  # fmt: skip
     outputs = {"pairs": out / "pairs.jsonl", "pair_details": out / "pair_details.jsonl"}
-    return finish(ctx, cfg, started, outputs, counts, metrics, sum(g.n_tokens for gs in samples for g in gs))
+    tokens = sum(g.n_tokens for gs in [*samples, *steered.values()] for g in gs)
+    return finish(ctx, cfg, started, outputs, counts, metrics, tokens)
 
 
 AddPair = Callable[[int, str, str, float, str, dict[str, Any]], None]

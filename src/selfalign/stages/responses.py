@@ -27,7 +27,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,6 +43,8 @@ from selfalign.prompts.format import get_format
 from selfalign.stages.base import StageContext, StageResult, finish
 from selfalign.stages.rounds import round_seed, round_window
 from selfalign.stages.split import base_text
+from selfalign.stages.steered import STEER_SEED_OFFSET, fluency, is_steered, side_by_side, steered_id
+from selfalign.stages.steered import yield_table as steer_yield
 
 DATA_FILE = "responses.jsonl"
 # "... answer. END" or END on its own line; not "THE END" (the words of a story's last line).
@@ -80,6 +82,13 @@ class ResponsesConfig(BaseModel):
     batch_size: int = Field(default=8, ge=1, description="prompts per generate call (= per shard)")
     min_words: int = Field(default=2, ge=1, description="answers with fewer words are flagged too_short")
     limit: int | None = Field(default=None, ge=1, description="answer only the first N instructions")
+    steered: int = Field(
+        default=0,
+        ge=0,
+        description="steered samples per constrained instruction, on top of the unsteered ones: the "
+        "instruction's constraints steer decoding (docs/CONSTRAINTS.md); each still goes through every "
+        "check, QC and the critique stage like any other sample. 0 = none",
+    )
     seed: int = Field(default=0, description="seed of shot selection and sampling")
 
 
@@ -94,8 +103,11 @@ class Sampler:
 
     round: int = 1
     policy: str | None = None
+    steered: bool = False  # the instruction's constraints steer decoding (ids -s<k>, a seed of their own)
 
     def rid(self, instruction_id: str, sample: int) -> str:
+        if self.steered:
+            return steered_id(instruction_id, sample, self.round)
         return response_id(instruction_id, sample, self.round)
 
 
@@ -122,12 +134,14 @@ def _prompt(
     )
 
 
-def _seed(cfg: ResponsesConfig, sample: int, round_: int = 1) -> int:
+def _seed(cfg: ResponsesConfig, sample: int, round_: int = 1, steered: bool = False) -> int:
     """The generate seed of a sample. Separate prompts: one seed per sample index, so sample s of an
     instruction is the same whichever batch it lands in. Shared prompt: one call holds all of an
     instruction's first-pass samples (the engine seeds each repeat by its index), extra samples another seed.
     """
     seed = round_seed(cfg.seed, round_)
+    if steered:  # every steered row in one call; the engine seeds a shared prompt's repeats by index
+        return seed + STEER_SEED_OFFSET
     if not cfg.shared_prompt:
         return seed + sample
     return seed if sample < cfg.samples else seed + 1
@@ -149,12 +163,14 @@ def _records(
     who: Sampler,
 ) -> list[dict[str, Any]]:
     out: dict[tuple[str, int], dict[str, Any]] = {}
-    for seed in sorted({_seed(cfg, s, who.round) for _, s in batch}):
+    for seed in sorted({_seed(cfg, s, who.round, who.steered) for _, s in batch}):
         # Sorted by (instruction, sample) within a call: a shared prompt's repeats are its samples in order.
-        rows = [(ins, s) for ins, s in batch if _seed(cfg, s, who.round) == seed]
+        rows = [(ins, s) for ins, s in batch if _seed(cfg, s, who.round, who.steered) == seed]
         built = [_prompt(ins, s, cfg, exclude, who) for ins, s in rows]
         params = _params(cfg, seed)
-        gens = ctx.engine().generate([p for p, _ in built], params, adapter=who.policy)
+        # Unsteered calls leave the keyword out: the exact call every earlier run made.
+        steer = {"constraints": [ins.get("constraints") for ins, _ in rows]} if who.steered else {}
+        gens = ctx.engine().generate([p for p, _ in built], params, adapter=who.policy, **steer)
         for (ins, sample), (_, shot_ids), g in zip(rows, built, gens, strict=True):
             text = clean(g.text)
             flags = qc_flags(text, g.raw, g.stop_reason, ins["text"], min_words=cfg.min_words)
@@ -164,6 +180,7 @@ def _records(
                 "seed": params.seed, "row_seed": g.seed,
                 "sample": sample, "shots": shot_ids, "stop": g.stop,
                 **({"round": who.round, "policy": who.policy} if who.policy else {}),
+                **({"steered": True} if who.steered else {}),
             }  # fmt: skip
             out[(ins["id"], sample)] = {
                 "id": who.rid(ins["id"], sample),
@@ -321,17 +338,29 @@ def run(ctx: StageContext) -> StageResult:
         if who.rid(ins["id"], s) not in done
     ]  # fmt: skip
     tokens += _generate(ctx, cfg, writer, more, exclude, who)
+    # Third pass: steered samples of every constrained instruction (after the unsteered ones, so the extra
+    # samples' choice above never sees them).
+    steer = replace(who, steered=True)
+    constrained = [ins for ins in instructions if ins.get("constraints")]
+    done = writer.done_keys()
+    steered = [(ins, k) for k in range(cfg.steered) for ins in constrained
+               if steer.rid(ins["id"], k) not in done]  # fmt: skip
+    tokens += _generate(ctx, cfg, writer, steered, exclude, steer)
     extra_ids = {ins["id"] for ins in extra}
     order = [
         who.rid(ins["id"], s)
         for ins in instructions
         for s in range(cfg.samples + (cfg.extra_samples if ins["id"] in extra_ids else 0))
-    ]
+    ] + [steer.rid(ins["id"], k) for ins in constrained for k in range(cfg.steered)]
     writer.finalize(out_path, order)
     records = [rec for _, rec in iter_jsonl(out_path)]
+    alone = [r for r in records if not is_steered(r)]
     metrics = {**_summary(records), "excluded_pool_ids": exclude, "resumed_records": resumed,
-               "yield": sampler_yield(records), "extra_sampled_instructions": len(extra),
+               "yield": sampler_yield(alone), "extra_sampled_instructions": len(extra),
                "round": who.round, "policy": who.policy}  # fmt: skip
+    if cfg.steered:
+        metrics["steer"] = {"yield": steer_yield(records), "fluency": fluency(ctx.engine(), records),
+                            "side_by_side": side_by_side(records)}  # fmt: skip
     counts = {"instructions": len(instructions), "responses": len(records)}
     counts.update({f"flag_{k}": v for k, v in metrics["qc_counts"].items()})
     return finish(ctx, cfg, started, {"responses": out_path}, counts, metrics, tokens)

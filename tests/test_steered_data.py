@@ -1,0 +1,135 @@
+"""Steered samples in the data stages: ids, seeds, order, yield/fluency metrics, contrast pairs (issue 26).
+
+The engine here is a fake that writes a comma-laden answer unless the row is steered, so the wiring is tested
+apart from the steer itself (tests/test_steer_*.py test the steers on real tokenizers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+from fakes import KillSwitch
+from selfalign.data.jsonl import write_jsonl_atomic
+from selfalign.data.schemas import validate_file
+from selfalign.engine import Generation, GenParams, OptionScore
+from selfalign.stages.base import StageContext
+from selfalign.stages.responses import ResponsesConfig, run
+from selfalign.stages.steered import contrast_pair, repeated_trigrams, side_by_side, yield_table
+
+NO_COMMAS = [{"type": "no_commas", "params": {}}]
+TWO = [{"type": "no_commas", "params": {}}, {"type": "lowercase", "params": {}}]
+ROWS = [
+    ("a", "Name three rivers that flow through Germany.", NO_COMMAS),
+    ("b", "Describe the smell of fresh bread.", None),
+    ("c", "List four uses for an empty glass jar.", TWO),
+]
+
+
+class SteerableEngine(KillSwitch):
+    """Unsteered rows write commas and capitals (fail both rules); steered rows obey them."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        super().__init__(fail_after)
+        self.calls_seen: list[tuple[int, bool, int]] = []  # (rows, steered, seed)
+
+    def generate(self, prompts: list[str], params: GenParams, adapter: str | None = None,
+                 constraints: list | None = None) -> list[Generation]:  # fmt: skip
+        self.tick()
+        self.calls_seen.append((len(prompts), constraints is not None, params.seed))
+        if constraints is not None:
+            assert len(constraints) == len(prompts) and all(constraints)  # only constrained rows are steered
+        out = []
+        for i, p in enumerate(prompts):
+            obey = constraints is not None
+            text = " the rhine and the elbe and the danube." if obey else " The Rhine, the Elbe, the Main."
+            out.append(Generation(p, text, text, "stop", 50, 9, None, 1000 + i, steered=obey))
+        return out
+
+    def logprobs(self, requests: list, *, adapter: str | None = None, batch_size: int = 16) -> list:
+        return [[OptionScore(-2.0 * len(opts[0]) / 40, -2.0, 9)] for _, opts in requests]
+
+
+def _instructions(path: Path) -> Path:
+    recs = [{"id": i, "text": t, "category": "brainstorm", "source": "generated", "prompt": None,
+             "gen": None, "constraints": c} for i, t, c in ROWS]  # fmt: skip
+    write_jsonl_atomic(path, recs)
+    return path
+
+
+def _run(tmp: Path, engine: SteerableEngine, steered: int = 2) -> list[dict]:
+    cfg = ResponsesConfig(samples=1, steered=steered, shared_prompt=True, batch_size=4, temperature=0.8)
+    inputs = {"instructions": _instructions(tmp / "train.jsonl")}
+    ctx = StageContext(name="responses", config=cfg, out_dir=tmp / "out", inputs=inputs,
+                       engine=lambda: engine)
+    res = run(ctx)
+    validate_file(res.outputs["responses"], "response")  # dead_end and the steered flag fit the schema
+    return [json.loads(x) for x in res.outputs["responses"].read_text().splitlines()]
+
+
+def test_steered_samples_only_for_constrained_items_with_own_ids_and_seed(tmp_path: Path) -> None:
+    engine = SteerableEngine()
+    recs = _run(tmp_path, engine)
+    ids = [r["id"] for r in recs]
+    assert ids == ["a-r0", "b-r0", "c-r0", "a-s0", "a-s1", "c-s0", "c-s1"]  # unsteered first, then steered
+    steered = [r for r in recs if (r["gen"] or {}).get("steered")]
+    assert {r["instruction_id"] for r in steered} == {"a", "c"}
+    unsteered_seeds = {s for _, st, s in engine.calls_seen if not st}
+    steered_seeds = {s for _, st, s in engine.calls_seen if st}
+    assert steered_seeds and not steered_seeds & unsteered_seeds
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())["metrics"]
+    # The historical yield counts unsteered samples only; the steer's table splits the two.
+    assert manifest["yield"]["samples"] == 2 and manifest["yield"]["samples_passed"] == 0
+    table = manifest["steer"]["yield"]
+    assert table["steered"]["samples"] == 4 and table["steered"]["passed"] == 4
+    assert table["unsteered"]["per_n_constraints"] == {"1": {"samples": 1, "passed": 0},
+                                                        "2": {"samples": 1, "passed": 0}}
+    fluency = manifest["steer"]["fluency"]
+    assert fluency["steered"]["n"] == 4 and fluency["unsteered"]["n"] == 0
+    assert manifest["steer"]["side_by_side"][0]["steered_passes"] is True
+
+
+def test_no_steered_calls_when_off(tmp_path: Path) -> None:
+    engine = SteerableEngine()
+    recs = _run(tmp_path, engine, steered=0)
+    assert all(not st for _, st, _ in engine.calls_seen) and len(recs) == 3
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())["metrics"]
+    assert "steer" not in manifest
+
+
+def test_resume_after_a_kill_writes_the_same_records(tmp_path: Path) -> None:
+    whole = _run(tmp_path / "whole", SteerableEngine())
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(tmp_path / "killed", SteerableEngine(fail_after=1))
+    resumed = _run(tmp_path / "killed", SteerableEngine())
+    assert resumed == whole
+
+
+def _rec(iid: str, text: str, cons: list, steered: bool, reason: str = "stop") -> dict:
+    return {"instruction_id": iid, "instruction": "Say something.", "text": text, "constraints": cons,
+            "stop_reason": reason, "gen": {"steered": steered} if steered else {}}  # fmt: skip
+
+
+def test_yield_table_counts_per_type_per_k_and_dead_ends() -> None:
+    recs = [_rec("a", "x, y", NO_COMMAS, False), _rec("a", "x y", NO_COMMAS, True),
+            _rec("c", "x y", TWO, True), _rec("c", "X y", TWO, True, "dead_end")]  # fmt: skip
+    t = yield_table(recs)
+    assert t["unsteered"]["samples"] == 1 and t["unsteered"]["passed"] == 0
+    assert t["steered"]["samples"] == 3 and t["steered"]["passed"] == 2 and t["steered"]["dead_ends"] == 1
+    assert t["steered"]["per_type"]["lowercase"] == {"samples": 2, "passed": 1}
+    assert t["steered"]["per_n_constraints"]["2"] == {"samples": 2, "passed": 1}
+
+
+def test_contrast_pair_needs_a_steered_pass_and_an_unsteered_fail() -> None:
+    assert contrast_pair(NO_COMMAS, ["a, b", "a b"], ["c d"]) == ("c d", "a, b")
+    assert contrast_pair(NO_COMMAS, ["a b"], ["c d"]) is None  # the policy already obeys alone
+    assert contrast_pair(NO_COMMAS, ["a, b"], ["c, d", " "]) is None  # the steered text failed its check
+
+
+def test_side_by_side_puts_steer_wins_first_and_repetition_measure() -> None:
+    recs = [_rec("a", "x y", NO_COMMAS, False), _rec("a", "x z", NO_COMMAS, True),
+            _rec("b", "x, y", NO_COMMAS, False), _rec("b", "x y", NO_COMMAS, True)]  # fmt: skip
+    rows = side_by_side(recs)
+    assert [r["instruction_id"] for r in rows] == ["b", "a"]
+    assert repeated_trigrams("a b c a b c a b c") > 0.5 and repeated_trigrams("one two three four") == 0.0
