@@ -133,3 +133,21 @@ def test_side_by_side_puts_steer_wins_first_and_repetition_measure() -> None:
     rows = side_by_side(recs)
     assert [r["instruction_id"] for r in rows] == ["b", "a"]
     assert repeated_trigrams("a b c a b c a b c") > 0.5 and repeated_trigrams("one two three four") == 0.0
+
+
+def test_report_shows_steered_beside_unsteered(tmp_path: Path) -> None:
+    from selfalign.report.build import render
+    from selfalign.report.load import load_run
+    from selfalign.report.markdown import steer_section
+
+    cfg = ResponsesConfig(samples=1, steered=1, shared_prompt=True, batch_size=4)
+    inputs = {"instructions": _instructions(tmp_path / "train.jsonl")}
+    run(StageContext(name="responses", config=cfg, out_dir=tmp_path / "run" / "responses", inputs=inputs,
+                     engine=lambda: SteerableEngine()))  # fmt: skip
+    html = render(tmp_path / "run")
+    part = html[html.index('<section id="steering">') :]
+    part = part[: part.index("</section>")]
+    assert "the rhine and the elbe and the danube." in part and "The Rhine, the Elbe, the Main." in part
+    assert "2/2 (100.0%)" in part and "0/2 (0.0%)" in part  # steered vs unsteered, all constrained samples
+    md = steer_section(load_run(tmp_path / "run"))
+    assert "| all constrained samples | 0/2 (0.0%) | 2/2 (100.0%) |" in md and "steered (pass)" in md

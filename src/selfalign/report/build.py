@@ -10,6 +10,7 @@ from selfalign.report.load import load_run
 from selfalign.report.sections_critic import critic
 from selfalign.report.sections_eval import evaluation
 from selfalign.report.sections_run import gates, header, pipeline, qc
+from selfalign.report.sections_steer import steering
 from selfalign.report.sections_train import training
 
 NAV = [
@@ -17,6 +18,7 @@ NAV = [
     ("pipeline", "Pipeline"),
     ("gates", "Gates"),
     ("qc", "QC"),
+    ("steering", "Steered sampling"),
     ("critic", "Critic"),
     ("training", "Training"),
     ("evaluation", "Evaluation"),
@@ -28,7 +30,8 @@ def render(run_dir: Path) -> str:
     run = load_run(run_dir)
     model = (run.manifest.get("provenance") or {}).get("model_ref")
     title = "selfalign report" + (f" — {model}" if model else "")
-    body = "".join(section(run) for section in (header, pipeline, gates, qc, critic, training, evaluation))
+    sections = (header, pipeline, gates, qc, steering, critic, training, evaluation)
+    body = "".join(section(run) for section in sections)
     body += f'<p class="muted">Run directory: {esc(run_dir)}</p>'
     return page(title, NAV, body)
 

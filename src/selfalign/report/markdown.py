@@ -17,6 +17,7 @@ from typing import Any
 from selfalign.constraints import passes_all
 from selfalign.errors import DataError
 from selfalign.report.load import Run, load_run, read_object
+from selfalign.report.sections_steer import FLUENCY_HEADERS, SIDES, fluency_rows, steer_metrics, yield_rows
 
 
 def _pct(x: float | None) -> str:
@@ -225,6 +226,20 @@ def k_section(run: Run) -> str:
     )
 
 
+def steer_section(run: Run) -> str:
+    """Steered vs unsteered yield, fluency and side-by-side samples (report/sections_steer.py's data)."""
+    m = steer_metrics(run)
+    if not m:
+        return "_No steered samples in this run._"
+    parts = [md_table(["training instructions", *SIDES], yield_rows(m)),
+             md_table(FLUENCY_HEADERS, fluency_rows(m))]
+    for r in m.get("side_by_side") or []:
+        verdict = {s: "pass" if r[s + "_passes"] else "fail" for s in SIDES}
+        parts.append(f"- *{r['instruction']}* ({', '.join(r['constraints'])})\n"
+                     + "\n".join(f"  - {s} ({verdict[s]}): {r[s]!r}" for s in SIDES))
+    return "\n\n".join(parts)
+
+
 def stages_section(run: Run) -> str:
     rows, total = [], 0.0
     for st in run.stages:
@@ -247,6 +262,7 @@ def results_markdown(run_dir: Path) -> str:
         "## Pass rate per constraint type", types_section(res),
         "## Rejection sampler yield (training instructions, base model)", yield_section(run),
         "## Yield by number of samples", k_section(run),
+        "## Steered sampling (training instructions)", steer_section(run),
         "## Wall time per stage", stages_section(run),
     ]  # fmt: skip
     return "\n\n".join(parts) + "\n"
