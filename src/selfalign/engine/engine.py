@@ -5,40 +5,22 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from rich.progress import track
+from rich.progress import Progress
 
 from selfalign import progress
 from selfalign.engine import threads  # first: sets the OpenMP wait policy before torch loads
 from selfalign.engine.backend import Backend, BackendSpec, resolve, scores_on_backend
-from selfalign.engine.generate import generate_batch, plan_rows
+from selfalign.engine.generate import plan_rows
 from selfalign.engine.loader import Loaded, ModelSpec, load
-from selfalign.engine.scoring import batches_by_length, encode_pair, score_shared
+from selfalign.engine.scoring import encode_pair
 from selfalign.engine.sentinels import run_sentinels
+from selfalign.engine.torch_backend import TorchBackend, halving_on_oom
 from selfalign.engine.types import Generation, GenParams, OptionScore
 from selfalign.errors import ModelRefError
 
-T = TypeVar("T")
-
-
-def halving_on_oom(run: Callable[[list[int]], list[T]], idx: list[int]) -> list[T]:
-    """``run(idx)``; on an accelerator out-of-memory error, run the two halves instead (recursively).
-
-    Batches then shrink exactly where memory runs out (long prompts) and stay large elsewhere. Output is
-    unchanged: sampling is seeded per row (greedy rows may differ only by float rounding of batch shape).
-    """
-    import torch  # here, not at module top: threads must run before torch is first imported
-
-    try:
-        return run(idx)
-    except torch.OutOfMemoryError:
-        if len(idx) == 1:
-            raise
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    half = len(idx) // 2
-    return halving_on_oom(run, idx[:half]) + halving_on_oom(run, idx[half:])
+__all__ = ["Engine", "halving_on_oom"]
 
 
 class Engine:
@@ -67,6 +49,8 @@ class Engine:
         # None: the torch code below (the reference). Otherwise the backend runs the token-id work of both
         # primitives; the guard, seeds, stop-string cutting and provenance stay here (engine/backend.py).
         self.backend: Backend | None = None
+        # The torch code (batching, decode, scoring) on self.model; backend.options are the bench's switches.
+        self.torch = TorchBackend(self.guard, self.pad_id, self.eos_ids)
         self.score_on_backend = False  # with a backend: logprobs there too, or on the torch model here
 
     @classmethod
@@ -93,8 +77,10 @@ class Engine:
         path = Path(path)
         if name in self.adapters:
             raise ModelRefError(f"adapter '{name}' is already attached (from {self.adapters[name]})")
-        if not (path / "adapter_config.json").is_file():
-            raise ModelRefError(f"adapter '{name}': {path} has no adapter_config.json")
+        from selfalign.engine.adapters import check_adapter
+
+        # damaged files, another base (name, weight hashes, shapes), NaN tensors: one line, before peft
+        check_adapter(path, name, self.provenance, self.model)
         if self.backend is not None:
             self.backend.add_adapter(name, path)
             if self.score_on_backend:
@@ -138,23 +124,23 @@ class Engine:
         if self.backend is not None:
             with self.using(adapter):
                 return self.backend.generate(encoded, seeds, params, adapter)
-        out: list[Generation | None] = [None] * len(prompts)
         view = progress.current() if self.progress else None  # a run's live view, else rich's own bar
-        with self.using(adapter) as model:
+        with self.using(adapter) as model, self._ticker(view, len(prompts), params.batch_size) as tick:
+            return self.torch.generate(model, encoded, seeds, params, tick=tick)
 
-            def run(idx: list[int]) -> list[Generation]:
-                rows = ([encoded[i] for i in idx], [seeds[i] for i in idx])
-                tick = view.advance if view is not None else None  # rows done and tokens, every step
-                return generate_batch(model, self.guard, *rows, params, self.pad_id, self.eos_ids, tick)
-
-            batches = batches_by_length([len(e) for e in encoded], params.batch_size)
-            if view is not None:
-                view.start_task(f"generate {len(prompts)}", len(prompts), "items")
-            for idx in track(batches, description=f"generate {len(prompts)}", transient=True,
-                             disable=not self.progress or view is not None or len(batches) < 2):  # fmt: skip
-                for i, g in zip(idx, halving_on_oom(run, idx), strict=True):
-                    out[i] = g
-        return [g for g in out if g is not None]
+    @contextlib.contextmanager
+    def _ticker(self, view: Any, total: int, batch: int) -> Iterator[Callable[[int, int], None] | None]:
+        """``tick(rows finished, tokens)`` for the decode loop: the run's view, else a transient bar (only
+        for calls larger than one batch), else nothing."""
+        if view is not None:
+            view.start_task(f"generate {total}", total, "items")
+            yield view.advance
+        elif not self.progress or total <= batch:
+            yield None
+        else:
+            with Progress(transient=True) as bar:
+                task = bar.add_task(f"generate {total}", total=total)
+                yield lambda rows, tokens: bar.advance(task, rows)
 
     # -- primitive 2 ------------------------------------------------------------------------------------
     def logprobs(
@@ -175,7 +161,7 @@ class Engine:
         # shared part once; the numbers equal one full pass per option (tests/test_engine_perf_prefix.py).
         with self.using(adapter) as model:
             scores = (self.backend.score(flat, adapter) if self.backend is not None and self.score_on_backend
-                      else score_shared(model, flat, self.pad_id, batch_size))  # fmt: skip
+                      else self.torch.score(model, flat, batch_size))  # fmt: skip
         out, k = [], 0
         for _, options in requests:
             out.append([s for s in scores[k : k + len(options)] if s is not None])

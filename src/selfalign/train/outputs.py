@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from selfalign.atomic import write_text_atomic
+from selfalign.engine.adapters import BASE_RECORD, base_record
 from selfalign.engine.provenance import portable_ref
 from selfalign.train.config import TrainSettings
 
@@ -46,6 +47,9 @@ def make_portable(engine: Any, adapter_dir: Path) -> None:
     data = json.loads(config.read_text("utf-8"))
     data["base_model_name_or_path"] = portable_ref(engine.provenance)
     write_text_atomic(config, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    # the exact base weights, so loading the adapter elsewhere can refuse another base (engine/adapters.py)
+    record = json.dumps(base_record(engine.provenance), indent=2, sort_keys=True, default=str) + "\n"
+    write_text_atomic(adapter_dir / BASE_RECORD, record)
 
 
 def _sort_target_modules(config: Path) -> None:
