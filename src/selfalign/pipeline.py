@@ -38,6 +38,7 @@ from selfalign.gates import evaluate_gates, gate_notices
 from selfalign.runlock import command_line, run_dir_lock
 from selfalign.stages.base import StageContext, StageResult, write_manifest
 from selfalign.stages.digest import digests, why_changed
+from selfalign.stages.seeds import Chain, chains
 
 log = logging.getLogger("selfalign")
 TRAINING = {"sft", "dpo"}  # stages that load (and wrap) their own model
@@ -45,69 +46,85 @@ TRAINING = {"sft", "dpo"}  # stages that load (and wrap) their own model
 
 @dataclass(frozen=True)
 class Step:
-    name: str  # directory name in the run dir, e.g. "dpo-r2"
+    name: str  # directory name in the run dir, e.g. "dpo-r2", "sft-s1"
     section: str  # config section feeding it
     inputs: dict[str, tuple[str, str]] = field(default_factory=dict)  # ctx name -> (step, output name)
     extra: dict[str, Any] = field(default_factory=dict)
+    update: dict[str, Any] = field(default_factory=dict)  # section fields this step sets: a seed chain's seed
 
 
-def plan(rounds: int, sft_rounds: int = 1) -> list[Step]:
-    """The stage order. Held-out test items are split off before any training data exists."""
+def plan(
+    rounds: int, sft_rounds: int = 1, sft_seeds: list[int] | None = None, dpo_seeds: list[int] | None = None
+) -> list[Step]:
+    """The stage order. Held-out test items are split off before any training data exists. With several
+    seeds (``sft.seeds`` / ``dpo.seeds``, stages/seeds.py) every SFT chain, then every DPO chain, gets its
+    own stages; one seed plans the single chain with the old names."""
     steps = [
         Step("instructions", "instructions"),
         Step("split", "split", {"instructions": ("instructions", "instructions")}),
         Step("responses", "responses", {"instructions": ("split", "train"), "test": ("split", "test")}),
         # The training instructions give back-translation (critique.back_translate) their plain text.
         Step("critique", "critique", {"responses": ("responses", "responses"), "train": ("split", "train")}),
-        # The critic's decision is made once, in critique; SFT trains on what it accepted.
-        Step("sft", "sft", {"accepted": ("critique", "accepted")}),
     ]
-    sft = "sft"
-    adapters = {"adapter:sft": ("sft", "adapter")}
+    adapters: dict[str, tuple[str, str]] = {}
+    seed_chains = chains(sft_seeds, dpo_seeds)
+    newest: dict[str, str] = {}  # a chain's SFT suffix -> its newest SFT policy (several DPO seeds share it)
+    for ch in seed_chains:
+        if ch.sft not in newest:
+            newest[ch.sft] = _sft_chain(steps, adapters, ch, sft_rounds)
+    pairs_done: set[str] = set()
+    for ch in seed_chains if rounds >= 1 else []:  # rounds: 0 = SFT only, no preference rounds
+        _dpo_chain(steps, adapters, ch, newest[ch.sft], rounds, pairs_done)
+    steps.append(Step("evaluate", "evaluate", {"heldout": ("split", "test"), **adapters}))
+    return steps
+
+
+def _sft_chain(steps: list[Step], adapters: dict[str, tuple[str, str]], ch: Chain, sft_rounds: int) -> str:
+    """One seed's SFT and its rejection-sampling rounds; returns its newest SFT policy's stage name."""
+    x, seed = ch.sft, ch.sft_update
+    sft = f"sft{x}"
+    # The critic's decision is made once, in critique; SFT trains on what it accepted.
+    steps.append(Step(sft, "sft", {"accepted": ("critique", "accepted")}, update=seed))
+    adapters[f"adapter:{sft}"] = (sft, "adapter")
     for r in range(2, sft_rounds + 1):  # rejection sampling from the newest policy on fresh instructions
-        res, crit, new = f"responses-r{r}", f"critique-r{r}", f"sft-r{r}"
+        res, crit, new = f"responses-r{r}{x}", f"critique-r{r}{x}", f"sft-r{r}{x}"
         steps += [
             Step(res, "responses", {"instructions": ("split", "train"), "test": ("split", "test"),
                                     "adapter": (sft, "adapter")}, {"round": r, "policy": sft}),
             Step(crit, "critique", {"responses": (res, "responses"), "train": ("split", "train")},
                  {"round": r}),
-            Step(new, "sft", {"accepted": (crit, "accepted"), "previous": (sft, "sft_data")}, {"round": r}),
+            Step(new, "sft", {"accepted": (crit, "accepted"), "previous": (sft, "sft_data")}, {"round": r},
+                 update=seed),
         ]  # fmt: skip
         adapters[f"adapter:{new}"] = (new, "adapter")
         sft = new
-    if rounds >= 1:  # rounds: 0 = SFT only, no preference rounds
-        steps += [
-            Step(
-                "pairs",
-                "pairs",
-                {"instructions": ("split", "train"), "adapter": (sft, "adapter")},
-                {"policy": sft},
-            ),
-            Step("dpo", "dpo", {"pairs": ("pairs", "pairs"), "sft_adapter": (sft, "adapter")}),
-        ]
-        adapters["adapter:dpo"] = ("dpo", "adapter")
-    policy = "dpo"
+    return sft
+
+
+def _dpo_chain(
+    steps: list[Step], adapters: dict[str, tuple[str, str]], ch: Chain, sft: str, rounds: int,
+    pairs_done: set[str],
+) -> None:  # fmt: skip
+    """One seed's pairs and DPO rounds, starting from its own SFT policy ``sft`` (seed i's from seed i's)."""
+    pairs, seed = f"pairs{ch.sft}", ch.dpo_update
+    if pairs not in pairs_done:  # DPO seeds that share one SFT policy share its pairs
+        pairs_done.add(pairs)
+        steps.append(Step(pairs, "pairs", {"instructions": ("split", "train"), "adapter": (sft, "adapter")},
+                          {"policy": sft}))  # fmt: skip
+    dpo = f"dpo{ch.dpo}"
+    steps.append(Step(dpo, "dpo", {"pairs": (pairs, "pairs"), "sft_adapter": (sft, "adapter")}, update=seed))
+    adapters[f"adapter:{dpo}"] = (dpo, "adapter")
+    policy = dpo
     for r in range(2, rounds + 1):
-        steps.append(
-            Step(
-                f"pairs-r{r}",
-                "pairs",
-                {"instructions": ("split", "train"), "adapter": (policy, "adapter")},
-                {"policy": policy, "round": r},
-            )
-        )
-        steps.append(
-            Step(
-                f"dpo-r{r}",
-                "dpo",
-                {"pairs": (f"pairs-r{r}", "pairs"), "sft_adapter": (policy, "adapter")},
-                {"round": r},
-            )
-        )
-        policy = f"dpo-r{r}"
-    adapters.update({f"adapter:dpo-r{r}": (f"dpo-r{r}", "adapter") for r in range(2, rounds + 1)})
-    steps.append(Step("evaluate", "evaluate", {"heldout": ("split", "test"), **adapters}))
-    return steps
+        pr, new = f"pairs-r{r}{ch.dpo}", f"dpo-r{r}{ch.dpo}"
+        steps += [
+            Step(pr, "pairs", {"instructions": ("split", "train"), "adapter": (policy, "adapter")},
+                 {"policy": policy, "round": r}),
+            Step(new, "dpo", {"pairs": (pr, "pairs"), "sft_adapter": (policy, "adapter")}, {"round": r},
+                 update=seed),
+        ]  # fmt: skip
+        adapters[f"adapter:{new}"] = (new, "adapter")
+        policy = new
 
 
 @cache
@@ -181,13 +198,21 @@ class Run:
         }
 
 
-def _stage_key(run: Run, step: Step, upstream: dict[str, str], hashes: dict[str, dict[str, str]]) -> str:
+def step_config(run: Run, step: Step) -> Any:
+    """The config section as ``step`` runs it: a seed chain's stage gets its own seed (``step.update``)."""
     section = getattr(run.config, step.section)
+    return section.model_copy(update=step.update) if step.update else section
+
+
+def _stage_key(run: Run, step: Step, upstream: dict[str, str], hashes: dict[str, dict[str, str]]) -> str:
+    section = step_config(run, step)
     return stable_hash(
         {
             "stage": step.section,
             "extra": step.extra,
-            "config": section.model_dump(mode="json"),
+            # A stage's key holds its own seed, never the seed list: adding a seed leaves the others cached,
+            # and seeds: [s] keys as seed: s did before the list existed.
+            "config": section.model_dump(mode="json", exclude={"seeds"}),
             "model": run.config.model.model_dump(mode="json"),
             "backend": run.config.engine.backend,
             "seed": run.config.run.seed,
@@ -240,7 +265,7 @@ def run_step(
     module = importlib.import_module(f"selfalign.stages.{step.section}")
     ctx = StageContext(
         name=step.name,
-        config=getattr(run.config, step.section),
+        config=step_config(run, step),
         out_dir=stage_dir,
         inputs=inputs,
         engine=run.engine,
@@ -319,7 +344,8 @@ def run_pipeline(
     Holds the run dir's lock throughout: a second run on the same dir fails at once, naming this one.
     """
     run = Run(Path(config_path), Path(run_dir), progress=progress)
-    steps = plan(run.config.run.rounds, run.config.run.sft_rounds)
+    c = run.config
+    steps = plan(c.run.rounds, c.run.sft_rounds, c.sft.seeds, c.dpo.seeds)
     if until is not None:  # checked before anything is locked, loaded or written
         names = [s.name for s in steps]
         if until not in names:

@@ -18,15 +18,14 @@ from pydantic import Field
 
 from selfalign.errors import ConfigError
 from selfalign.stages.base import StageContext, StageResult, finish_training
-from selfalign.train.common import release_memory
+from selfalign.stages.seeds import SeedList, single_seed
 from selfalign.train.config import DPOSettings
 from selfalign.train.data import load_pairs, pair_triples
-from selfalign.train.dpo import train_dpo
-from selfalign.train.engine import training_engine
 
 
-class DPOStageConfig(DPOSettings):
-    """Config section ``dpo``: the DPO hyper-parameters plus where training starts."""
+class DPOStageConfig(DPOSettings, SeedList):
+    """Config section ``dpo``: the DPO hyper-parameters plus where training starts; ``seeds`` trains one
+    adapter per seed in one run, seed i's from seed i's SFT (``stages.seeds``)."""
 
     from_sft: bool = Field(
         default=True,
@@ -39,9 +38,15 @@ class DPOStageConfig(DPOSettings):
 
 
 def run(ctx: StageContext) -> StageResult:
+    # torch/transformers/TRL load here, not at import: the config class above serves `config show` and --help
+    from selfalign.train.common import release_memory
+    from selfalign.train.dpo import train_dpo
+    from selfalign.train.engine import training_engine
+
     cfg = ctx.config
     if not isinstance(cfg, DPOStageConfig):
         cfg = DPOStageConfig.model_validate(cfg.model_dump() if hasattr(cfg, "model_dump") else cfg)
+    cfg = single_seed(cfg, "dpo")
     started = time.perf_counter()
     sft_adapter: Path | None = None
     if cfg.from_sft:

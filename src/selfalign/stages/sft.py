@@ -22,15 +22,14 @@ from pydantic import Field
 from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.data.schemas import SFTExample
 from selfalign.stages.base import StageContext, StageResult, finish_training
-from selfalign.train.common import release_memory
+from selfalign.stages.seeds import SeedList, single_seed
 from selfalign.train.config import SFTSettings
 from selfalign.train.data import load_accepted, load_sft_file, load_sft_from_responses
-from selfalign.train.engine import training_engine
-from selfalign.train.sft import train_sft
 
 
-class SFTStageConfig(SFTSettings):
-    """Config section ``sft``: the SFT hyper-parameters plus how training examples are selected."""
+class SFTStageConfig(SFTSettings, SeedList):
+    """Config section ``sft``: the SFT hyper-parameters plus how training examples are selected; ``seeds``
+    trains one adapter per seed in one run (``stages.seeds``)."""
 
     min_p_good: float = Field(
         default=0.5, ge=0.0, le=1.0, description="Critic p_good a response needs to be trained on."
@@ -55,9 +54,15 @@ def merge_rounds(earlier: list[SFTExample], new: list[SFTExample]) -> list[SFTEx
 
 
 def run(ctx: StageContext) -> StageResult:
+    # torch/transformers/TRL load here, not at import: the config class above serves `config show` and --help
+    from selfalign.train.common import release_memory
+    from selfalign.train.engine import training_engine
+    from selfalign.train.sft import train_sft
+
     cfg = ctx.config
     if not isinstance(cfg, SFTStageConfig):
         cfg = SFTStageConfig.model_validate(cfg.model_dump() if hasattr(cfg, "model_dump") else cfg)
+    cfg = single_seed(cfg, "sft")
     started = time.perf_counter()
     if "sft" in ctx.inputs:
         examples, info = load_sft_file(ctx.inputs["sft"])
