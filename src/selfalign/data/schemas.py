@@ -60,6 +60,11 @@ class Instruction(_Record):
     )
     gen: dict[str, Any] | None = Field(description="generation params incl. seed; null if not generated")
     constraints: list[Constraint] | None = Field(default=None, description="verifiable constraints, if any")
+    wording: Literal["seen", "unseen"] | None = Field(
+        default=None,
+        description='held-out items: "unseen" when the constraints are phrased with wordings training never '
+        'used (constraints.heldout_wording), "seen" with the training wordings; null elsewhere',
+    )
 
 
 class QCFlags(_Record):

@@ -30,7 +30,7 @@ def _proportional(total: int, sizes: Sequence[int]) -> list[int]:
 
 
 def split_held_out(
-    records: Sequence[R], test_fraction: float, seed: int, stratify_key: str = "category"
+    records: Sequence[R], test_fraction: float, seed: int, stratify_key: str = "category", salt: str = ""
 ) -> tuple[list[R], list[R]]:
     """Split into ``(train, test)``, both in input order.
 
@@ -38,7 +38,8 @@ def split_held_out(
     ``round(n * test_fraction)`` items, at least one when it has two or more, and always keeps one for
     training; a stratum of one item goes to train. Inside a stratum, items with constraints and items without
     get test slots in proportion to their counts, so the test set carries constraints like the data does.
-    Deterministic for the same records, fraction and seed.
+    Deterministic for the same records, fraction, seed and ``salt``; a non-empty ``salt`` (e.g. ``"dev"``
+    for the dev split carved from the training side) gives a draw independent of the unsalted one.
     """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
@@ -49,7 +50,7 @@ def split_held_out(
     for name in sorted(strata):
         members = strata[name]
         # One RNG per stratum (seeded by its name): adding a category does not reshuffle the others.
-        rng = random.Random(f"{seed}:{stratify_key}:{name}")
+        rng = random.Random(f"{seed}:{stratify_key}:{name}" + (f":{salt}" if salt else ""))
         parts = [
             [i for i in members if records[i].get("constraints")],
             [i for i in members if not records[i].get("constraints")],
