@@ -164,9 +164,10 @@ def _config_not_object(d: Path) -> str:
     return "expected a JSON object"
 
 
-@pytest.mark.parametrize(
-    "damage", [_broken_json, _truncated, _truncated_header, _missing_weights, _pickled_only, _config_not_object]
-)
+DAMAGES = [_broken_json, _truncated, _truncated_header, _missing_weights, _pickled_only, _config_not_object]
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
 def test_a_damaged_adapter_dir_is_one_line_naming_the_file_and_never_the_hub(
     llama_adapter, tmp_path, no_hub, damage
 ):

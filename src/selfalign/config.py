@@ -34,7 +34,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
 class ModelSection(BaseModel):
     """The base model every stage uses (one loaded base; adapters switched per call)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
     ref: str = Field(default="gemma3-270m", description="embedded name, local HF dir, .gguf file or hub id")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
@@ -55,7 +55,7 @@ class EngineSection(BaseModel):
     vllm`` builds ``.venv-vllm``); ``auto`` picks it only where it is measured faster (docs/PERFORMANCE.md).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
     backend: Literal["torch", "vllm", "auto"] = Field(
         default="torch", description="torch (the reference) | vllm | auto (vllm on CUDA when installed)"
@@ -76,7 +76,7 @@ class EngineSection(BaseModel):
 
 
 class Price(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
     cpu_per_hour: float = Field(default=0.0, ge=0, description="cost of one machine-hour without a GPU")
     gpu_per_hour: float = Field(default=0.0, ge=0, description="cost of one GPU-hour (per GPU)")
@@ -86,7 +86,7 @@ class Price(BaseModel):
 class Gates(BaseModel):
     """Quality gates: a failing gate stops the run unless ``override`` is true (the decision is recorded)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
     max_runaway_rate: float = Field(default=0.15, ge=0, le=1, description="responses flagged runaway")
     max_truncation_rate: float = Field(default=0.5, ge=0, le=1, description="responses flagged truncated")
@@ -97,7 +97,7 @@ class Gates(BaseModel):
 
 
 class RunSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
     seed: int = Field(default=0, description="global seed; stages derive theirs from it")
     rounds: int = Field(
@@ -126,7 +126,7 @@ def run_config_class() -> type[BaseModel]:
     for name, (module, cls) in SECTIONS.items():
         klass = getattr(importlib.import_module(module), cls)
         fields[name] = (klass, Field(default_factory=klass, description=f"the {name} stage"))
-    return create_model("RunConfig", __config__=ConfigDict(extra="forbid"), **fields)
+    return create_model("RunConfig", __config__=ConfigDict(extra="forbid", allow_inf_nan=False), **fields)
 
 
 def _path(loc: tuple[Any, ...]) -> str:

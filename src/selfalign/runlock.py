@@ -1,7 +1,9 @@
 """One writer per run dir: an advisory ``fcntl.flock`` on ``RUN_DIR/.lock``.
 
 Two processes writing the same run dir interleave shards and manifests and corrupt it for good, so every
-command that writes into a run dir (``run``, ``report``) holds this lock for its whole life. The kernel
+command that writes into a run dir (``run``, ``report``) holds this lock for its whole life, and so does every
+standalone command that writes a directory (``sft``/``dpo``/``evaluate``/``instructions``/``split``/
+``responses``/``pairs --out``, ``export`` on the run it reads): :func:`locked_call`. The kernel
 drops a flock when its holder dies, even on kill -9, so a stale lock file never blocks a later run; the file
 itself is left in place (deleting a lock file races with a process about to open it). Reentrant within one
 process, so ``run`` can build its report under the lock it already holds. Local file systems only: flock on
@@ -17,10 +19,13 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 from selfalign.errors import SelfalignError
+
+T = TypeVar("T")
 
 LOCK_NAME = ".lock"
 _held: dict[Path, int] = {}  # resolved run dir -> how many nested holds in this process
@@ -42,10 +47,13 @@ def _holder_text(fd: int) -> str:
 
 
 @contextlib.contextmanager
-def run_dir_lock(run_dir: Path, command: str = "selfalign", *, create: bool = True) -> Iterator[Path]:
+def run_dir_lock(
+    run_dir: Path, command: str = "selfalign", *, create: bool = True, option: str = "--run-dir"
+) -> Iterator[Path]:
     """Hold ``run_dir``'s lock or raise :class:`RunDirBusy` at once, naming the holder.
 
     ``create``: make the dir if missing (a new run); otherwise a missing dir is an error (``report``).
+    ``option``: the command's option that names the dir, for the hint in the message.
     """
     run_dir = Path(run_dir)
     if create:
@@ -66,7 +74,7 @@ def run_dir_lock(run_dir: Path, command: str = "selfalign", *, create: bool = Tr
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunDirBusy(
-                f"{run_dir}: in use by {_holder_text(fd)}; wait for it to finish or use another --run-dir"
+                f"{run_dir}: in use by {_holder_text(fd)}; wait for it to finish or use another {option}"
             ) from None
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "command": command}
         os.ftruncate(fd, 0)
@@ -84,3 +92,11 @@ def command_line() -> str:
     """The command as the user typed it, shortened, for the holder note."""
     text = " ".join(["selfalign", *sys.argv[1:]])
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def locked_call(
+    directory: Path, fn: Callable[..., T], *args: Any, option: str = "--out", create: bool = True
+) -> T:
+    """``fn(*args)`` holding ``directory``'s lock: a standalone command's ``--out`` gets ``run``'s rule."""
+    with run_dir_lock(directory, command_line(), create=create, option=option):
+        return fn(*args)

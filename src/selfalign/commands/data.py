@@ -17,6 +17,7 @@ from selfalign.data.schemas import ValidationErrors, validate_file
 from selfalign.engine import Engine, ModelSpec
 from selfalign.engine.defaults import DEFAULT_MODEL
 from selfalign.errors import ConfigError
+from selfalign.runlock import locked_call
 from selfalign.stages.base import StageContext, StageResult
 from selfalign.stages.instructions import InstructionsConfig
 from selfalign.stages.instructions import run as run_instructions
@@ -95,7 +96,7 @@ def _engine_factory(model: str) -> Callable[[], Engine]:
 def _run(stage: Callable[[StageContext], StageResult], name: str, cfg: BaseModel, out: Path,
          inputs: dict[str, Path], model: str) -> None:  # fmt: skip
     ctx = StageContext(name=name, config=cfg, out_dir=out, inputs=inputs, engine=_engine_factory(model))
-    result = stage(ctx)
+    result = locked_call(out, stage, ctx)  # one writer per --out, as `run` holds its run dir
     shown: dict[str, Any] = {
         "outputs": {k: str(v) for k, v in result.outputs.items()},
         "counts": result.counts,

@@ -14,6 +14,7 @@ from selfalign.engine import Engine, ModelSpec
 from selfalign.engine.backend import BackendSpec
 from selfalign.engine.defaults import DEFAULT_MODEL
 from selfalign.errors import ConfigError
+from selfalign.runlock import locked_call
 from selfalign.evaluate.across import compare_runs
 from selfalign.evaluate.across import markdown as across_markdown
 from selfalign.evaluate.conditions import BASE_FEW_SHOT
@@ -127,11 +128,11 @@ def evaluate(
             from selfalign.benchmarks.ifeval_run import run_ifeval  # lm-eval is imported only when asked for
             from selfalign.benchmarks.ifeval_table import ifeval_table
 
-            result = run_ifeval(ctx)
+            result = locked_call(out, run_ifeval, ctx)  # one writer per --out
             console.print(ifeval_table(json.loads(result.outputs["results"].read_text("utf-8"))))
             console.print(f"wrote {result.outputs['items']} and {result.outputs['results']}")
             return
-        result = run_stage(ctx)
+        result = locked_call(out, run_stage, ctx)
         results = json.loads(result.outputs["results"].read_text("utf-8"))
         console.print(summary_table(results))
         if categories:

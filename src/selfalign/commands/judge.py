@@ -14,6 +14,7 @@ from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.engine import Engine, ModelSpec
 from selfalign.engine.defaults import DEFAULT_MODEL
 from selfalign.errors import ConfigError
+from selfalign.runlock import locked_call
 from selfalign.judge import SCORERS
 from selfalign.judge.batch import judge_items, load_items, records
 from selfalign.judge.select import choose
@@ -141,7 +142,7 @@ def pairs(
         ) from None
     engine, _ = _engine(model, adapter)
     ctx = StageContext("pairs", cfg, out, {"instructions": instructions}, lambda: engine, seed=seed)
-    res = run_pairs(ctx)
+    res = locked_call(out, run_pairs, ctx)  # one writer per --out
     console.print(f"{res.counts['pairs']} pairs from {res.counts['instructions']} instructions "
                   f"({json.dumps(res.metrics['by_source'])}) → {res.outputs['pairs']}")  # fmt: skip
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from selfalign.engine import ModelSpec
 from selfalign.engine.defaults import DEFAULT_MODEL
 from selfalign.errors import ConfigError
+from selfalign.runlock import locked_call
 from selfalign.stages.base import StageContext
 from selfalign.stages.dpo import DPOStageConfig
 from selfalign.stages.dpo import run as run_dpo
@@ -70,7 +71,7 @@ def sft(
     """Supervised fine-tuning of a LoRA adapter; loss on completion tokens only."""
     cfg = _config(SFTStageConfig, {"max_examples": max_examples}, max_steps=max_steps, epochs=epochs, lr=lr,
                   batch_size=batch_size, quant=quant, merge=merge, resume=resume)  # fmt: skip
-    result = run_sft(_ctx("sft", cfg, out, {"sft": data}, model))
+    result = locked_call(out, run_sft, _ctx("sft", cfg, out, {"sft": data}, model))  # one writer per --out
     console.print(f"sft: {result.counts} → {result.outputs['adapter']}")
 
 
@@ -99,7 +100,7 @@ def dpo(
                   max_steps=max_steps, epochs=epochs, lr=lr, batch_size=batch_size, quant=quant, merge=merge,
                   resume=resume, beta=beta)  # fmt: skip
     inputs = {"pairs": data} | ({"sft_adapter": sft_adapter} if sft_adapter is not None else {})
-    result = run_dpo(_ctx("dpo", cfg, out, inputs, model))
+    result = locked_call(out, run_dpo, _ctx("dpo", cfg, out, inputs, model))  # one writer per --out
     console.print(f"dpo: {result.counts} → {result.outputs['adapter']}")
 
 

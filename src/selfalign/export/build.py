@@ -25,6 +25,7 @@ from selfalign.export.checks import check_template, greedy_agreement
 from selfalign.export.rundir import RunDir, open_run
 from selfalign.export.template import chat_template
 from selfalign.prompts.format import get_format
+from selfalign.runlock import command_line, run_dir_lock
 
 ADAPTER = "policy"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -121,7 +122,16 @@ def _write(run: RunDir, tmp: Path, merge: bool) -> dict[str, Any]:
 
 
 def export_run(run_dir: Path, out: Path, policy: str = "dpo", merge: bool = False) -> dict[str, Any]:
-    """Export ``policy`` of the run at ``run_dir`` to ``out``; returns the facts and the checks."""
+    """Export ``policy`` of the run at ``run_dir`` to ``out``; returns the facts and the checks.
+
+    Holds the run dir's lock (as ``report`` does): a run still writing it is not exported half-done."""
+    if not run_dir.is_dir():
+        raise ExportError(f"{run_dir}: no such run directory")
+    with run_dir_lock(run_dir, command_line(), create=False, option="RUN_DIR"):
+        return _export(run_dir, out, policy, merge)
+
+
+def _export(run_dir: Path, out: Path, policy: str, merge: bool) -> dict[str, Any]:
     run = open_run(run_dir, policy)
     check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -150,9 +160,12 @@ def export_run(run_dir: Path, out: Path, policy: str = "dpo", merge: bool = Fals
         umask = os.umask(0)
         os.umask(umask)
         tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make the export private
-        if out.exists():
-            out.rmdir()  # empty (checked above)
-        os.replace(tmp, out)
+        try:
+            if out.exists():
+                out.rmdir()  # empty (checked above)
+            os.replace(tmp, out)
+        except OSError as e:  # another export (or anything) filled --out meanwhile: theirs stays, ours goes
+            raise ExportError(f"--out {out}: filled by another writer meanwhile ({e.strerror})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -36,7 +36,7 @@ from selfalign.stages.base import StageContext, StageResult, finish
 
 
 class CritiqueConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
     critic: str = Field(
         default="auto",

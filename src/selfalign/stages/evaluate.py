@@ -35,7 +35,7 @@ ADAPTER_PREFIX = "adapter:"
 class EvaluateConfig(BaseModel):
     """The ``evaluate`` section of the run config."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
     conditions: list[Condition] | None = Field(
         default=None,

@@ -44,7 +44,7 @@ DROP_REASONS = ("format_marker", "seed_copy", "duplicate", "near_duplicate", "qu
 class InstructionsConfig(BaseModel):
     """The ``instructions`` section of the run config."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
     n: int = Field(
         default=200, ge=1, description="unique instructions wanted; the stage stops once it has them"

@@ -37,7 +37,7 @@ from selfalign.stages.steered import STEER_SEED_OFFSET, contrast_pair
 
 
 class NegativesConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
     ratio: float = Field(default=0.0, ge=0.0, description="Negative pairs per instruction (0 = none).")
     weights: dict[str, float] = Field(
@@ -47,7 +47,7 @@ class NegativesConfig(BaseModel):
 
 
 class PairsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
     policy: str | None = Field(default=None, description="Adapter name that writes the samples; null = base.")
     prompt_style: Literal["auto", "few-shot", "zero-shot"] = Field(

@@ -54,7 +54,7 @@ _TRAILING_END = re.compile(r"(?:(?<=[.!?\"')\]])\s+|\s*\n\s*)END\s*\Z")
 class ResponsesConfig(BaseModel):
     """The ``responses`` section of the run config."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
     shots: int = Field(default=3, ge=0, description="solved examples in each few-shot prompt")
     samples: int = Field(default=1, ge=1, description="responses generated per instruction")

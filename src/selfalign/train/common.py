@@ -93,6 +93,7 @@ def trainer_kwargs(settings: TrainSettings, checkpoints: Path, cuda: bool) -> di
         "use_cpu": not cuda,
         "report_to": [],  # TensorBoard is attached explicitly (see callbacks) so its dir is ours
         "disable_tqdm": True,
+        "logging_nan_inf_filter": False,  # a NaN loss is logged as NaN (and stops the run: train/finite.py)
         "dataloader_num_workers": 0,
     }
 
@@ -171,9 +172,11 @@ def publish(
 ) -> Any:
     """Card, adapter dir and optional merged model, written by rank 0; every process waits for them."""
     from selfalign.atomic import publish_dir, staging_dir
+    from selfalign.train.finite import refuse_nonfinite
     from selfalign.train.outputs import make_portable, save_merged, write_card
 
     if is_main(trainer):
+        refuse_nonfinite(outcome.adapter_dir, kind)  # never publish a NaN adapter as a success
         make_portable(engine, outcome.adapter_dir)
         write_card(outcome.adapter_dir, kind=kind, provenance=engine.provenance, settings=settings,
                    data=data or {}, outcome=outcome, parent_adapter=parent_adapter)  # fmt: skip

@@ -26,7 +26,7 @@ DEFAULT_TARGETS: tuple[str, ...] = (
 class LoraSettings(BaseModel):
     """The LoRA adapter that is trained (the base weights stay frozen)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
     r: int = Field(default=16, ge=1, description="LoRA rank.")
     alpha: int = Field(default=32, ge=1, description="LoRA scaling alpha (effective scale alpha/r).")
@@ -41,7 +41,7 @@ class LoraSettings(BaseModel):
 class TrainSettings(BaseModel):
     """Optimisation and bookkeeping of one training run (SFT or DPO)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
     lora: LoraSettings = Field(default_factory=LoraSettings, description="LoRA adapter settings.")
     quant: Literal["none", "4bit", "8bit"] = Field(

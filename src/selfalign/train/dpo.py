@@ -21,6 +21,7 @@ from trl import DPOConfig, DPOTrainer
 from selfalign.errors import ConfigError
 from selfalign.train import common, progress
 from selfalign.train.config import DPOSettings
+from selfalign.train.finite import StopOnNonFinite
 from selfalign.train.outputs import TrainOutcome
 from selfalign.train.tokenize import dpo_dataset
 
@@ -73,7 +74,7 @@ def build_trainer(
         precompute_ref_log_probs=False,  # the ref adapter is live on the same base; nothing to precompute
         dataset_num_proc=None,
     )
-    cbs = [common.MetricsJsonl(out_dir / "metrics.jsonl"), *callbacks]
+    cbs = [common.MetricsJsonl(out_dir / "metrics.jsonl"), StopOnNonFinite(), *callbacks]
     if settings.tensorboard:
         cbs.append(common.tensorboard_callback(out_dir / "tensorboard"))
     model.train()

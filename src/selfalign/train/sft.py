@@ -15,6 +15,7 @@ from trl import SFTConfig, SFTTrainer
 from selfalign.errors import ConfigError
 from selfalign.train import common, progress
 from selfalign.train.config import SFTSettings
+from selfalign.train.finite import StopOnNonFinite
 from selfalign.train.outputs import TrainOutcome
 from selfalign.train.tokenize import sft_dataset
 
@@ -49,7 +50,7 @@ def build_trainer(
         dataset_num_proc=None,
         shuffle_dataset=False,  # the Trainer's sampler already shuffles with the seed
     )
-    cbs = [common.MetricsJsonl(out_dir / "metrics.jsonl"), *callbacks]
+    cbs = [common.MetricsJsonl(out_dir / "metrics.jsonl"), StopOnNonFinite(), *callbacks]
     if settings.tensorboard:
         cbs.append(common.tensorboard_callback(out_dir / "tensorboard"))
     model.train()
