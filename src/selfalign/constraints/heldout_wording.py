@@ -65,7 +65,7 @@ def _numbered(p: dict[str, Any]) -> Fragments:
     n = p["n"]
     return (
         [f"as a numbered list that stops at item {n}",
-         f"in {spelled(n)} numbered {_s(n, 'step', 'steps')}, one per line, written like '1.'",
+         f"in {spelled(n)} numbered {_s(n, 'step', 'steps')} (starting at 1.) set one per line",
          f"with the points counted off as 1., 2. … through {n}"],
         [f"number the lines from 1 up to {n}, one point per line",
          f"list {spelled(n)} {_s(n, 'item', 'items')} numbered like 1. and 2. and no more"],
