@@ -18,6 +18,17 @@ from typing import IO, Any
 PathLike = str | os.PathLike[str]
 
 
+def _umask() -> int:
+    # Read once, at import (single-threaded then): os.umask can only be read by setting it.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates its file 0600 whatever the umask; the published file gets what open() would have given it.
+FILE_MODE = 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_open(path: PathLike, mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temp file beside ``path``; on success fsync + rename it over ``path``, on failure remove it."""
@@ -26,6 +37,8 @@ def atomic_open(path: PathLike, mode: str = "w") -> Iterator[IO[Any]]:
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:
+        with contextlib.suppress(OSError):  # a filesystem without POSIX modes (vfat, some FUSE) refuses it
+            os.fchmod(fd, FILE_MODE)
         text = "b" not in mode
         with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": "\n"} if text else {})) as f:
             yield f

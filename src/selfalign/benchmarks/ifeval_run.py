@@ -16,11 +16,14 @@ from selfalign.benchmarks.ifeval_data import load_ifeval
 from selfalign.benchmarks.ifeval_score import score_records
 from selfalign.benchmarks.ifeval_summary import summarize_ifeval
 from selfalign.errors import ConfigError
-from selfalign.evaluate.conditions import PromptBuilder, check_conditions, with_adapters
+from selfalign.evaluate.conditions import BASE_FEW_SHOT, PromptBuilder, check_conditions, with_adapters
+from selfalign.evaluate.headline import stronger_base
 from selfalign.evaluate.items import HeldOutItem
 from selfalign.evaluate.runner import gen_params, generate_outputs
 from selfalign.stages.base import StageContext, StageResult, finish
 from selfalign.stages.evaluate import EvaluateConfig, adapters_to_attach, write_outputs
+
+AUTO = "auto"  # baseline: the stronger base condition by prompt-level strict (as the pipeline picks)
 
 
 def run_ifeval(ctx: StageContext) -> StageResult:
@@ -36,16 +39,20 @@ def run_ifeval(ctx: StageContext) -> StageResult:
         if name not in engine.adapters:
             engine.add_adapter(name, path)
     conditions = cfg.conditions or with_adapters(sorted(engine.adapters))
-    check_conditions(conditions, cfg.baseline, list(engine.adapters))
+    auto = cfg.baseline == AUTO
+    check_conditions(conditions, BASE_FEW_SHOT if auto else cfg.baseline, list(engine.adapters))
 
     items = [HeldOutItem(r.key, r.prompt.strip(), r.group) for r in rows]
     builder = PromptBuilder(items, cfg.shots, cfg.shots_seed)
     params = gen_params(cfg.max_new_tokens, cfg.batch_size, cfg.seed)
     gens = generate_outputs(engine, items, conditions, builder, params)
     records = {name: score_records(checkers, rows, name, g) for name, g in gens.items()}
+    strict = {n: [{"passed": r["prompt_strict"]} for r in recs] for n, recs in records.items()}
+    baseline = (stronger_base(strict) or BASE_FEW_SHOT) if auto else cfg.baseline
     results = summarize_ifeval(
-        records, cfg.baseline, n_boot=cfg.n_boot, seed=cfg.seed, confidence=cfg.confidence, alpha=cfg.alpha
+        records, baseline, n_boot=cfg.n_boot, seed=cfg.seed, confidence=cfg.confidence, alpha=cfg.alpha
     )
+    results["baseline_rule"] = "stronger base condition (prompt-level strict)" if auto else "given"
     results["checkers"] = provenance()
     results["data"] = str(ctx.inputs["data"])
     results["conditions_run"] = [c.model_dump() for c in conditions]

@@ -6,25 +6,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 
-from selfalign.data.inspect import render, summarize
-from selfalign.data.schemas import ValidationErrors, validate_file
-from selfalign.engine import Engine, ModelSpec
-from selfalign.engine.defaults import DEFAULT_MODEL
+from selfalign.commands import DEFAULT_MODEL
 from selfalign.errors import ConfigError
 from selfalign.runlock import locked_call
-from selfalign.stages.base import StageContext, StageResult
-from selfalign.stages.instructions import InstructionsConfig
-from selfalign.stages.instructions import run as run_instructions
-from selfalign.stages.responses import ResponsesConfig
-from selfalign.stages.responses import run as run_responses
-from selfalign.stages.split import SplitConfig
-from selfalign.stages.split import run as run_split
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from selfalign.engine import Engine
+    from selfalign.stages.base import StageContext, StageResult
 
 console = Console()
 
@@ -50,6 +45,8 @@ def validate(
     ] = 1,
 ) -> None:
     """Check every line of FILE against the schema of KIND; errors name file, line and field."""
+    from selfalign.data.schemas import ValidationErrors, validate_file
+
     if kind not in KIND_NAMES:
         raise ConfigError(f"--kind {kind!r}: one of {', '.join(KIND_NAMES)}")
     try:
@@ -74,6 +71,8 @@ def inspect(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Counts, categories, lengths, near-duplicate clusters, QC rates and random samples of FILE."""
+    from selfalign.data.inspect import render, summarize
+
     summary = summarize(file, k=k, seed=seed, text_key=text_key)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
@@ -85,6 +84,8 @@ def _engine_factory(model: str) -> Callable[[], Engine]:
     engines: list[Engine] = []
 
     def engine() -> Engine:
+        from selfalign.engine import Engine, ModelSpec
+
         if not engines:
             engines.append(Engine.load(ModelSpec(ref=model)))
             engines[-1].text_is_data = True  # its prompts embed model text
@@ -95,6 +96,8 @@ def _engine_factory(model: str) -> Callable[[], Engine]:
 
 def _run(stage: Callable[[StageContext], StageResult], name: str, cfg: BaseModel, out: Path,
          inputs: dict[str, Path], model: str) -> None:  # fmt: skip
+    from selfalign.stages.base import StageContext
+
     ctx = StageContext(name=name, config=cfg, out_dir=out, inputs=inputs, engine=_engine_factory(model))
     result = locked_call(out, stage, ctx)  # one writer per --out, as `run` holds its run dir
     shown: dict[str, Any] = {
@@ -119,6 +122,9 @@ def instructions(
     seed: Annotated[int, typer.Option(help="Seed of prompts and sampling.")] = 0,
 ) -> None:
     """The model writes instructions by continuing numbered lists; dedup, quotas; resumable in --out."""
+    from selfalign.stages.instructions import InstructionsConfig
+    from selfalign.stages.instructions import run as run_instructions
+
     cfg = InstructionsConfig(
         n=n, max_prompts=max_prompts, shots=shots, temperature=temperature,
         max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
@@ -133,6 +139,9 @@ def split(
     seed: Annotated[int, typer.Option(help="Seed of the split and of constraint sampling.")] = 0,
 ) -> None:
     """Held-out test split (stratified, with constraints, leakage-checked) before any training data."""
+    from selfalign.stages.split import SplitConfig
+    from selfalign.stages.split import run as run_split
+
     cfg = SplitConfig(test_fraction=test_fraction, seed=seed)
     _run(run_split, "split", cfg, out, {"instructions": instructions_file}, DEFAULT_MODEL)
 
@@ -155,6 +164,9 @@ def responses(
     seed: Annotated[int, typer.Option(help="Seed of shots and sampling.")] = 0,
 ) -> None:
     """The model answers each instruction from a few-shot prompt; QC flags; resumable in --out."""
+    from selfalign.stages.responses import ResponsesConfig
+    from selfalign.stages.responses import run as run_responses
+
     cfg = ResponsesConfig(
         shots=shots, samples=samples, limit=limit, temperature=temperature,
         max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,

@@ -6,17 +6,17 @@ import json
 import os
 import platform
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import torch
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from selfalign.engine import Engine, GenParams, ModelSpec
-from selfalign.engine.defaults import DEFAULT_MODEL, cache_dir
-from selfalign.engine.provenance import versions
+from selfalign.commands import DEFAULT_MODEL
 from selfalign.errors import ContaminationError
+
+if TYPE_CHECKING:
+    from selfalign.engine import Engine
 
 console = Console()
 
@@ -25,6 +25,12 @@ def doctor(
     model: Annotated[str, typer.Option(help="Model whose load time and guards to check.")] = DEFAULT_MODEL,
 ) -> None:
     """Versions, threads, device, cache dir, default-model load time and a guard self-test."""
+    import torch
+
+    from selfalign.engine import Engine, ModelSpec
+    from selfalign.engine.defaults import cache_dir
+    from selfalign.engine.provenance import versions
+
     table = Table(title="selfalign doctor", show_header=False)
     for name, version in versions().items():
         table.add_row(name, str(version))
@@ -71,9 +77,9 @@ def _control_probe(engine: Engine) -> str:
 def generate(
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="Exact prompt text (no template is added).")],
     model: Annotated[str, typer.Option(help="Model reference.")] = DEFAULT_MODEL,
-    max_new_tokens: Annotated[int, typer.Option(help="Tokens to generate at most.")] = 64,
-    temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
-    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Tokens to generate at most.")] = 64,
+    temperature: Annotated[float, typer.Option(min=0.0, help="0 = greedy.")] = 0.0,
+    seed: Annotated[int, typer.Option(min=0, help="Sampling seed.")] = 0,
     stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable); decoded text.")] = None,
     show_tokens: Annotated[
         bool, typer.Option(help="Print token ids and pieces of prompt and output.")
@@ -82,6 +88,8 @@ def generate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the Generation as JSON.")] = False,
 ) -> None:
     """Complete PROMPT exactly as given and show what the model saw (the first version's show_prompts)."""
+    from selfalign.engine import Engine, GenParams, ModelSpec
+
     engine = Engine.load(ModelSpec(ref=model))
     prompt = prompt.replace("\\n", "\n").replace("\\t", "\t")  # shells make real newlines awkward
     params = GenParams(

@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from selfalign.atomic import write_text_atomic
-from selfalign.engine import Engine, ModelSpec
-from selfalign.engine.backend import BackendSpec
-from selfalign.engine.defaults import DEFAULT_MODEL
+from selfalign.commands import DEFAULT_MODEL
+from selfalign.console.tables import print_uncut
 from selfalign.errors import ConfigError
 from selfalign.runlock import locked_call
-from selfalign.evaluate.across import compare_runs
-from selfalign.evaluate.across import markdown as across_markdown
 from selfalign.evaluate.conditions import BASE_FEW_SHOT
 from selfalign.evaluate.critic import FALLBACK
-from selfalign.evaluate.table import category_table, summary_table
-from selfalign.stages.base import StageContext
-from selfalign.stages.evaluate import EvaluateConfig
-from selfalign.stages.evaluate import run as run_stage
+
+if TYPE_CHECKING:
+    from selfalign.engine import Engine
 
 console = Console()
+AUTO = "auto"  # --baseline: the stronger base condition (benchmarks), base_few_shot (--items)
 
 
 def parse_adapters(specs: list[str]) -> dict[str, str]:
@@ -73,15 +70,24 @@ def evaluate(
     ] = None,
     data: Annotated[
         Path | None,
-        typer.Option(help="--benchmark ifeval: JSONL in IFEval's input format (key, prompt, "
-                     "instruction_id_list, kwargs), scored with IFEval's own checkers."),
+        typer.Option(
+            help="--benchmark ifeval: JSONL in IFEval's input format (key, prompt, "
+            "instruction_id_list, kwargs), scored with IFEval's own checkers."
+        ),
     ] = None,
     adapter: Annotated[
         list[str] | None,
         typer.Option(help="PEFT adapter to evaluate, NAME=PATH (repeatable); each becomes a condition."),
     ] = None,
     model: Annotated[str, typer.Option(help="Base model reference (adapters must fit it).")] = DEFAULT_MODEL,
-    baseline: Annotated[str, typer.Option(help="Condition the others are compared with.")] = BASE_FEW_SHOT,
+    baseline: Annotated[
+        str,
+        typer.Option(
+            help="Condition the others are compared with. 'auto': with --benchmark the stronger "
+            f"base condition (zero- or few-shot, as the pipeline's headline picks it), with --items "
+            f"{BASE_FEW_SHOT} (results.json's headline also compares with the stronger one)."
+        ),
+    ] = AUTO,
     max_new_tokens: Annotated[int, typer.Option(help="Tokens generated per answer at most.")] = 128,
     batch_size: Annotated[int, typer.Option(help="Prompts per batch.")] = 16,
     critic: Annotated[
@@ -100,13 +106,20 @@ def evaluate(
     With --benchmark ifeval --data FILE the items are IFEval prompts, scored by IFEval's checkers
     (prompt/instruction level, strict/loose) with the same paired statistics.
     """
+    from selfalign.engine import Engine, ModelSpec
+    from selfalign.engine.backend import BackendSpec
+    from selfalign.evaluate.table import category_table, summary_table
+    from selfalign.stages.base import StageContext
+    from selfalign.stages.evaluate import EvaluateConfig
+    from selfalign.stages.evaluate import run as run_stage
+
     inputs = _inputs(items, benchmark, data)
     if backend not in ("torch", "vllm", "auto"):
         raise ConfigError(f"--backend {backend!r}: choose torch, vllm or auto")
     backend_spec = BackendSpec(backend=backend)  # type: ignore[arg-type]  # checked just above
     cfg = EvaluateConfig(
         adapters=parse_adapters(adapter or []),
-        baseline=baseline,
+        baseline=BASE_FEW_SHOT if baseline == AUTO and benchmark is None else baseline,
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
         critic=None if critic == "none" else critic,
@@ -129,14 +142,14 @@ def evaluate(
             from selfalign.benchmarks.ifeval_table import ifeval_table
 
             result = locked_call(out, run_ifeval, ctx)  # one writer per --out
-            console.print(ifeval_table(json.loads(result.outputs["results"].read_text("utf-8"))))
+            print_uncut(console, ifeval_table(json.loads(result.outputs["results"].read_text("utf-8"))))
             console.print(f"wrote {result.outputs['items']} and {result.outputs['results']}")
             return
         result = locked_call(out, run_stage, ctx)
         results = json.loads(result.outputs["results"].read_text("utf-8"))
-        console.print(summary_table(results))
+        print_uncut(console, summary_table(results))
         if categories:
-            console.print(category_table(results))
+            print_uncut(console, category_table(results))
         peak = max(m["peak_rss_mb"] for m in results["memory"])
         wrote = f"wrote {result.outputs['items']} and {result.outputs['results']}"
         console.print(f"peak RSS {peak:.0f} MiB; {wrote}")
@@ -160,6 +173,9 @@ def compare(
     seed: Annotated[int, typer.Option(help="Bootstrap and permutation seed.")] = 0,
 ) -> None:
     """Policies from several runs (e.g. SFT seeds) on the same held-out items: each vs a baseline, pooled."""
+    from selfalign.evaluate.across import compare_runs
+    from selfalign.evaluate.across import markdown as across_markdown
+
     res = compare_runs(baseline, policies, seed=seed)
     text = across_markdown(res)
     print(text, end="")

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from selfalign.data.jsonl import write_jsonl_atomic
-from selfalign.engine import Engine, ModelSpec
-from selfalign.engine.defaults import DEFAULT_MODEL
+from selfalign.commands import DEFAULT_MODEL, SCORER_NAMES
 from selfalign.errors import ConfigError
 from selfalign.runlock import locked_call
-from selfalign.judge import SCORERS
-from selfalign.judge.batch import judge_items, load_items, records
-from selfalign.judge.select import choose
-from selfalign.stages.base import StageContext
-from selfalign.stages.pairs import NegativesConfig, PairsConfig
-from selfalign.stages.pairs import run as run_pairs
+
+if TYPE_CHECKING:
+    from selfalign.engine import Engine
 
 console = Console(stderr=True)  # tables and progress on stderr; stdout stays clean for data
 
@@ -29,10 +24,11 @@ Adapter = Annotated[
     Path | None, typer.Option(help="LoRA adapter directory to judge/sample with (default: the plain base).")
 ]
 PerKind = Annotated[
-    int, typer.Option(help="Check-set cases per open-ended kind when calibrating (more = slower, surer).")
+    int,
+    typer.Option(min=1, help="Check-set cases per open-ended kind when calibrating (more = slower, surer)."),
 ]
-Seed = Annotated[int, typer.Option(help="Seed of the check set (and of sampling, for pairs).")]
-Batch = Annotated[int, typer.Option(help="Sequences per forward pass.")]
+Seed = Annotated[int, typer.Option(min=0, help="Seed of the check set (and of sampling, for pairs).")]
+Batch = Annotated[int, typer.Option(min=1, help="Sequences per forward pass.")]
 CacheDir = Annotated[
     Path | None,
     typer.Option(help="Reuse/store calibration tables here (keyed by weights, scorers, n, seed)."),
@@ -40,6 +36,8 @@ CacheDir = Annotated[
 
 
 def _engine(model: str, adapter: Path | None) -> tuple[Engine, str | None]:
+    from selfalign.engine import Engine, ModelSpec
+
     engine = Engine.load(ModelSpec(ref=model))
     engine.text_is_data = True  # the critic's prompts embed model answers
     if adapter is None:
@@ -60,7 +58,7 @@ def judge(
     scorer: Annotated[
         str,
         typer.Option(
-            help=f"Pointwise scorer, or 'auto' (calibrate, pick the best); one of {', '.join(SCORERS)}."
+            help=f"Pointwise scorer, or 'auto' (calibrate, pick the best); one of {', '.join(SCORER_NAMES)}."
         ),
     ] = "auto",
     model: Model = DEFAULT_MODEL,
@@ -80,6 +78,10 @@ def judge(
     cache_dir: CacheDir = None,
 ) -> None:
     """Judge every response in INPUT with the model's own critic; write one judgment per line."""
+    from selfalign.data.jsonl import write_jsonl_atomic
+    from selfalign.judge.batch import judge_items, load_items, records
+    from selfalign.judge.select import choose
+
     if input is None and not calibrate_only:
         raise ConfigError("give a responses JSONL to judge, or --calibrate-only")
     items = load_items(input) if input is not None else []
@@ -128,6 +130,10 @@ def pairs(
     batch_size: Batch = 16,
 ) -> None:
     """Sample N answers per instruction from the model (or adapter), rank them by the critic, write pairs."""
+    from selfalign.stages.base import StageContext
+    from selfalign.stages.pairs import NegativesConfig, PairsConfig
+    from selfalign.stages.pairs import run as run_pairs
+
     try:
         cfg = PairsConfig(
             policy="policy" if adapter else None, n_samples=n_samples, max_new_tokens=max_new_tokens,

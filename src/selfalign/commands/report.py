@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from selfalign.atomic import write_text_atomic
-from selfalign.report import build_report
-from selfalign.report.markdown import results_markdown
 from selfalign.runlock import command_line, run_dir_lock
 
 
@@ -23,6 +21,9 @@ def report(
     ] = None,
 ) -> None:
     """Write RUN_DIR/report.html: one offline file with tables, plots and side-by-side samples."""
+    from selfalign.report import build_report
+    from selfalign.report.markdown import results_markdown
+
     with run_dir_lock(run_dir, command_line(), create=False):  # never beside a run still writing this dir
         path = build_report(run_dir)
         text = results_markdown(run_dir) if markdown is not None else None

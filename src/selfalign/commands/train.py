@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
-from selfalign.engine import ModelSpec
-from selfalign.engine.defaults import DEFAULT_MODEL
+from selfalign.commands import DEFAULT_MODEL
 from selfalign.errors import ConfigError
 from selfalign.runlock import locked_call
-from selfalign.stages.base import StageContext
-from selfalign.stages.dpo import DPOStageConfig
-from selfalign.stages.dpo import run as run_dpo
-from selfalign.stages.sft import SFTStageConfig
-from selfalign.stages.sft import run as run_sft
+
+if TYPE_CHECKING:
+    from selfalign.stages.base import StageContext
 
 console = Console()
 
@@ -42,6 +39,9 @@ def _config(cls: type[BaseModel], exact: dict[str, Any], lr: float | None = None
 
 
 def _ctx(name: str, config: Any, out: Path, inputs: dict[str, Path], model: str) -> StageContext:
+    from selfalign.engine import ModelSpec
+    from selfalign.stages.base import StageContext
+
     def no_shared_engine() -> Any:
         raise RuntimeError("training stages load their own engine")
 
@@ -69,6 +69,9 @@ def sft(
     resume: Resume = True,
 ) -> None:
     """Supervised fine-tuning of a LoRA adapter; loss on completion tokens only."""
+    from selfalign.stages.sft import SFTStageConfig
+    from selfalign.stages.sft import run as run_sft
+
     cfg = _config(SFTStageConfig, {"max_examples": max_examples}, max_steps=max_steps, epochs=epochs, lr=lr,
                   batch_size=batch_size, quant=quant, merge=merge, resume=resume)  # fmt: skip
     result = locked_call(out, run_sft, _ctx("sft", cfg, out, {"sft": data}, model))  # one writer per --out
@@ -96,6 +99,9 @@ def dpo(
     resume: Resume = True,
 ) -> None:
     """Direct preference optimisation from the SFT adapter (reference = SFT policy) or from the base."""
+    from selfalign.stages.dpo import DPOStageConfig
+    from selfalign.stages.dpo import run as run_dpo
+
     cfg = _config(DPOStageConfig, {"max_pairs": max_pairs, "from_sft": sft_adapter is not None},
                   max_steps=max_steps, epochs=epochs, lr=lr, batch_size=batch_size, quant=quant, merge=merge,
                   resume=resume, beta=beta)  # fmt: skip
