@@ -142,7 +142,7 @@ def _exclude(p: dict[str, Any]) -> Fragments:
     both = quote_list(p["words"], "and")
     return (
         [f"without ever writing {ws}", f"steering clear of {ws} altogether"],
-        [f"{both} {_s(k, 'is', 'are')} off-limits", f"keep {ws} out of it entirely"],
+        [f"{both} {_s(k, 'is', 'are')} off-limits", f"keep {both} out of it entirely"],
     )  # fmt: skip
 
 
@@ -182,7 +182,7 @@ def _paragraphs(p: dict[str, Any]) -> Fragments:
         [f"in {spelled(n)} blocks of text divided by empty lines",
          f"spread over {n} paragraphs with an empty line after each one but the last"],
         [f"give it {spelled(n)} paragraphs, each parted from the next by an empty line",
-         f"{spelled(n)} paragraphs, please"],
+         f"{spelled(n)} paragraphs please, a blank line between each"],
     )  # fmt: skip
 
 
@@ -310,7 +310,7 @@ def _repeat(p: dict[str, Any]) -> Fragments:
     return (
         [f'echoing the words "{r}" back verbatim before the answer itself',
          f'after first copying out "{r}" exactly'],
-        [f'but start by quoting "{r}" word for word, then answer it'],
+        [f'but start by writing out "{r}" word for word, then answer it'],
     )  # fmt: skip
 
 
