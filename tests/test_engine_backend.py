@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from selfalign.config import parse_config
-from selfalign.engine import Engine, GenParams, ModelSpec
+from selfalign.engine import Engine, GenParams, ModelSpec, autopick
 from selfalign.engine.backend import BackendSpec, resolve, vllm_distribution
 from selfalign.engine.generate import finish
 from selfalign.errors import ConfigError, ModelRefError
@@ -22,13 +22,15 @@ def test_config_engine_section_defaults_and_refuses_unknown_backends():
         parse_config({"engine": {"backend": "tgi"}})
 
 
-def test_resolve_torch_auto_and_vllm():
+def test_resolve_torch_auto_and_vllm(monkeypatch):
     assert resolve(BackendSpec(backend="torch"), "cuda") == "torch"
     installed = vllm_distribution() is not None
-    # auto picks vLLM only on CUDA, where it is installed (on this CPU it is not faster on the pipeline's
-    # few-shot prompts: docs/PERFORMANCE.md).
+    # auto starts vLLM where the measured table picks it for some shape on this kind of machine
+    monkeypatch.setattr(autopick, "cores", lambda: 64)  # a CPU the table has no row for: torch
     assert resolve(BackendSpec(backend="auto"), "cpu") == "torch"
     assert resolve(BackendSpec(backend="auto"), "cuda") == ("vllm" if installed else "torch")
+    monkeypatch.setattr(autopick, "cores", lambda: 2)
+    assert resolve(BackendSpec(backend="auto"), "cpu") == ("vllm" if installed else "torch")
     if installed:
         assert resolve(BackendSpec(backend="vllm"), "cpu") == "vllm"
     else:
@@ -39,9 +41,7 @@ def test_resolve_torch_auto_and_vllm():
 def test_torch_backend_is_recorded_and_used(tiny_engine):
     assert tiny_engine.backend is None
     assert tiny_engine.provenance["backend"] == {"name": "torch"}
-    engine = Engine.load(ModelSpec(ref="tiny-random-llama", sentinels=False), backend=BackendSpec("auto"))
-    assert engine.backend is None  # no CUDA here: auto stays on torch
-    assert engine.provenance["backend"] == {"name": "torch"}
+
 
 
 def test_finish_cuts_eos_then_stop_strings_on_decoded_text(tiny_engine):
@@ -119,3 +119,52 @@ def test_a_library_loggers_own_handlers_become_debug_records(capfd, caplog):
     lib.warning("chunked prefill %s", "off")
     assert [r.getMessage() for r in caplog.records] == ["WARNING chunked prefill off"]
     assert capfd.readouterr().err == ""
+
+
+def test_auto_without_vllm_runs_torch_and_says_why():
+    if vllm_distribution() is not None:
+        pytest.skip("vLLM is installed here (tests/test_engine_vllm.py covers auto with it)")
+    engine = Engine.load(ModelSpec(ref="tiny-random-llama", sentinels=False), backend=BackendSpec("auto"))
+    assert engine.backend is None and engine.plan is autopick.TORCH_ONLY
+    shapes = engine.provenance["backend"]["shapes"]
+    assert engine.provenance["backend"]["name"] == "torch" and set(shapes) == set(autopick.SHAPES)
+    assert {v["backend"] for v in shapes.values()} == {"torch"}
+    assert all("not installed" in v["why"] for v in shapes.values())
+
+
+def test_auto_reads_each_shape_off_the_measured_table(monkeypatch):
+    p = autopick.plan(BackendSpec("auto"), "cpu", n_cores=2, installed=True)
+    rows = {m.shape: m for m in autopick.MEASURED if m.device == "cpu"}
+    assert set(rows) == set(autopick.SHAPES)  # every shape measured on this kind of machine
+    for shape, m in rows.items():
+        assert p.pick(shape) == ("vllm" if m.vllm > m.torch else "torch")
+        assert m.date in p.reasons[shape] and f"{m.vllm:g}" in p.reasons[shape]
+    # the table is the only place that decides: flip one row and the pick follows
+    flipped = tuple(autopick.Measured(**{**m.__dict__, "torch": m.vllm * 2}) if m.shape == "short_greedy"
+                    else m for m in autopick.MEASURED)  # fmt: skip
+    monkeypatch.setattr(autopick, "MEASURED", flipped)
+    again = autopick.plan(BackendSpec("auto"), "cpu", n_cores=2, installed=True)
+    assert again.pick("short_greedy") == "torch"
+    # no row for this machine: torch on a CPU, vLLM on a GPU, each with its reason
+    big = autopick.plan(BackendSpec("auto"), "cpu", n_cores=64, installed=True)
+    assert not big.needs_vllm and "not measured" in big.reasons["sampled"]
+    gpu = autopick.plan(BackendSpec("auto"), "cuda", n_cores=8, installed=True)
+    assert not gpu.needs_torch and "not measured on a GPU" in gpu.reasons["scoring"]
+
+
+def test_backend_vllm_generates_on_vllm_and_scores_where_engine_scoring_says():
+    p = autopick.plan(BackendSpec("vllm"), "cpu", n_cores=2, installed=True)
+    assert [p.pick(s) for s in autopick.SHAPES] == ["vllm", "vllm", "vllm", "torch"]  # scoring: measured
+    p = autopick.plan(BackendSpec("vllm", scoring="backend"), "cpu", n_cores=2, installed=True)
+    assert not p.needs_torch and p.reasons["scoring"] == "engine.scoring: backend"
+    p = autopick.plan(BackendSpec("auto", scoring="torch"), "cuda", n_cores=8, installed=True)
+    assert p.pick("scoring") == "torch" and p.pick("sampled") == "vllm"
+    assert autopick.plan(BackendSpec("torch"), "cuda", installed=True) is autopick.TORCH_ONLY
+
+
+def test_shape_of_a_generate_call():
+    short, long = [[1] * 30] * 4, [[1] * 400] * 4
+    assert autopick.shape_of(short, GenParams()) == "short_greedy"
+    assert autopick.shape_of(long, GenParams()) == "fewshot_greedy"
+    assert autopick.shape_of(short, GenParams(temperature=0.8)) == "sampled"
+    assert autopick.shape_of([[1] * (autopick.FEW_SHOT_TOKENS - 1)], GenParams()) == "short_greedy"

@@ -219,3 +219,44 @@ def test_vllm_processes_print_nothing_on_the_terminal(tmp_path):
     log = (run_dir / "run.log").read_text("utf-8")
     for said in ("EngineCore", "Worker", "INFO", "Loading safetensors checkpoint shards", "[shutdown]"):
         assert said in log, said
+
+
+def test_auto_runs_each_shape_on_the_backend_the_table_picks(tmp_path, monkeypatch):
+    """``engine.backend: auto`` on this kind of machine (2 cores): vLLM starts because the table picks it for
+    some shape; each call runs on its shape's pick, with the adapter on both, and provenance says why."""
+    from selfalign.engine import autopick
+
+    monkeypatch.setattr(autopick, "cores", lambda: 2)
+    want = {m.shape: "vllm" if m.vllm > m.torch else "torch" for m in autopick.MEASURED if m.device == "cpu"}
+    assert set(want.values()) == {"torch", "vllm"}, "the table no longer splits: this test needs a new shape"
+    model = tiny_dir("tiny-random-llama", tmp_path / "model")
+    adapter = lora_dir(model, tmp_path / "lora", seed=1)
+    reference = Engine.load(ModelSpec(ref=str(model), sentinels=False))
+    spec = BackendSpec(backend="auto", kv_cache_gb=1, max_model_len=1024, max_lora_rank=8)
+    engine = Engine.load(ModelSpec(ref=str(model), sentinels=False), backend=spec)
+    try:
+        shapes = engine.provenance["backend"]["shapes"]
+        assert {s: v["backend"] for s, v in shapes.items()} == want
+        assert all("2026-" in v["why"] for v in shapes.values())  # the measurement's date is the reason
+        for e in (engine, reference):
+            e.add_adapter("lora", adapter)
+        assert engine.backend is not None
+        calls: list[int] = []
+        real = engine.backend.generate
+        monkeypatch.setattr(engine.backend, "generate", lambda *a, **k: calls.append(1) or real(*a, **k))
+        long = [" ".join(PROMPTS) * 3 + p for p in PROMPTS[:3]]  # over FEW_SHOT_TOKENS
+        cases = [("short_greedy", PROMPTS, GenParams(max_new_tokens=8)),
+                 ("fewshot_greedy", long, GenParams(max_new_tokens=8)),
+                 ("sampled", PROMPTS, GenParams(max_new_tokens=8, temperature=0.8, seed=3))]  # fmt: skip
+        for shape, prompts, params in cases:
+            before = len(calls)
+            got = engine.generate(prompts, params, adapter="lora")
+            assert len(calls) - before == (want[shape] == "vllm"), shape
+            if want[shape] == "torch" or params.temperature == 0:  # vLLM samples with its own sampler
+                assert not same(got, reference.generate(prompts, params, adapter="lora")), shape
+        reqs = [(p, [" yes", " no"]) for p in PROMPTS]
+        if want["scoring"] == "torch":
+            assert engine.logprobs(reqs, adapter="lora") == reference.logprobs(reqs, adapter="lora")
+    finally:
+        assert engine.backend is not None
+        engine.backend.close()

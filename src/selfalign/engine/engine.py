@@ -11,7 +11,8 @@ from rich.progress import Progress
 
 from selfalign import progress
 from selfalign.engine import threads  # first: sets the OpenMP wait policy before torch loads
-from selfalign.engine.backend import Backend, BackendSpec, resolve, scores_on_backend
+from selfalign.engine.autopick import TORCH_ONLY, Plan, plan, shape_of
+from selfalign.engine.backend import Backend, BackendSpec, resolve
 from selfalign.engine.generate import plan_rows
 from selfalign.engine.loader import Loaded, ModelSpec, load
 from selfalign.engine.scoring import encode_pair
@@ -52,19 +53,24 @@ class Engine:
         # The torch code (batching, decode, scoring) on self.model; backend.options are the bench's switches.
         self.torch = TorchBackend(self.guard, self.pad_id, self.eos_ids)
         self.score_on_backend = False  # with a backend: logprobs there too, or on the torch model here
+        self.plan: Plan = TORCH_ONLY  # the backend of each call's shape (engine/autopick.py)
 
     @classmethod
     def load(cls, spec: ModelSpec | str = ModelSpec(), backend: BackendSpec = BackendSpec()) -> Engine:
         engine = cls(load(ModelSpec(ref=spec) if isinstance(spec, str) else spec))
-        if resolve(backend, str(engine.provenance["device"])) == "vllm":
+        device = str(engine.provenance["device"])
+        if resolve(backend, device) == "vllm":
             from selfalign.engine.vllm_backend import VllmBackend
 
             engine.backend = VllmBackend.start(engine, backend)
-            engine.score_on_backend = scores_on_backend(backend, str(engine.provenance["device"]))
+            engine.plan = plan(backend, device)
+            engine.score_on_backend = engine.plan.pick("scoring") == "vllm"
         engine.provenance["backend"] = (
             {**engine.backend.provenance(), "scoring": "vllm" if engine.score_on_backend else "torch"}
             if engine.backend else {"name": "torch"}
         )  # fmt: skip
+        if backend.backend != "torch":  # which backend runs each workload shape, and why
+            engine.provenance["backend"]["shapes"] = plan(backend, device).provenance()["shapes"]
         if spec.sentinels if isinstance(spec, ModelSpec) else True:
             engine.provenance["sentinels"] = run_sentinels(engine)
         return engine
@@ -83,7 +89,7 @@ class Engine:
         check_adapter(path, name, self.provenance, self.model)
         if self.backend is not None:
             self.backend.add_adapter(name, path)
-            if self.score_on_backend:
+            if not self.plan.needs_torch:
                 self.adapters[name] = str(path)
                 return
         if isinstance(self.model, PeftModel):
@@ -98,7 +104,7 @@ class Engine:
         """The model with ``adapter`` active (``None``: the plain base, adapters disabled)."""
         if adapter is not None and adapter not in self.adapters:
             raise ModelRefError(f"no adapter named '{adapter}'; attached: {sorted(self.adapters) or 'none'}")
-        if not self.adapters or (self.backend is not None and self.score_on_backend):
+        if not self.adapters or (self.backend is not None and not self.plan.needs_torch):
             yield self.model
         elif adapter is None:
             with self.model.disable_adapter():
@@ -121,7 +127,7 @@ class Engine:
         as_text = self._as_text(allow_special)
         encoded = self.guard.encode_batch(prompts, allow_special=allow_special, as_text=as_text)
         seeds = plan_rows(prompts, params.seed)
-        if self.backend is not None:
+        if self.backend is not None and self.plan.pick(shape_of(encoded, params)) == "vllm":
             with self.using(adapter):
                 return self.backend.generate(encoded, seeds, params, adapter)
         view = progress.current() if self.progress else None  # a run's live view, else rich's own bar

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from selfalign.config import stable_hash
-from selfalign.engine.backend import BackendSpec, scores_on_backend, vllm_distribution
+from selfalign.engine.autopick import plan
+from selfalign.engine.backend import BackendSpec, vllm_distribution
 from selfalign.engine.generate import finish
 from selfalign.engine.gguf_build import cache_dir
 from selfalign.engine.quiet import children_to_log, library_logger_to_log
@@ -110,7 +111,7 @@ class VllmBackend:
             from vllm import LLM
 
             where = model_dir(engine)
-            if prov["kind"] != "tiny" and scores_on_backend(spec, str(prov["device"])):
+            if prov["kind"] != "tiny" and not plan(spec, str(prov["device"])).needs_torch:
                 engine.model = None  # one copy of the weights in memory: vLLM's
                 gc.collect()
                 if cuda:
