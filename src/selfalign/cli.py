@@ -148,11 +148,15 @@ def run(argv: list[str] | None = None) -> int:
         stopped_by.append(signal.Signals(signum).name)
         raise KeyboardInterrupt  # unwinds like Ctrl-C: atomic writes drop their temp files
 
+    from selfalign.console.routing import library_deprecations_logged
+
     if threading.current_thread() is not threading.main_thread():
-        return _invoke(argv, stopped_by)
+        with library_deprecations_logged():
+            return _invoke(argv, stopped_by)
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return _invoke(argv, stopped_by)
+        with library_deprecations_logged():
+            return _invoke(argv, stopped_by)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

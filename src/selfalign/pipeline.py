@@ -35,6 +35,7 @@ from selfalign.engine.provenance import git_state
 from selfalign.errors import ConfigError, GateError
 from selfalign.faults import as_os_error
 from selfalign.gates import evaluate_gates, gate_notices
+from selfalign.reruns import key_record, read_key, refuse_replacing_all, why_rerun
 from selfalign.runlock import command_line, run_dir_lock
 from selfalign.stages.base import StageContext, StageResult, write_manifest
 from selfalign.stages.digest import digests, why_changed
@@ -204,23 +205,28 @@ def step_config(run: Run, step: Step) -> Any:
     return section.model_copy(update=step.update) if step.update else section
 
 
-def _stage_key(run: Run, step: Step, upstream: dict[str, str], hashes: dict[str, dict[str, str]]) -> str:
+def key_parts(
+    run: Run, step: Step, upstream: dict[str, str], hashes: dict[str, dict[str, str]]
+) -> dict[str, Any]:
+    """What a stage's cache key hashes; kept beside the key so a rerun can say what changed (``reruns``)."""
     section = step_config(run, step)
-    return stable_hash(
-        {
-            "stage": step.section,
-            "extra": step.extra,
-            # A stage's key holds its own seed, never the seed list: adding a seed leaves the others cached,
-            # and seeds: [s] keys as seed: s did before the list existed.
-            "config": section.model_dump(mode="json", exclude={"seeds"}),
-            "model": run.config.model.model_dump(mode="json"),
-            "backend": run.config.engine.backend,
-            "seed": run.config.run.seed,
-            "inputs": {k: upstream[s] for k, (s, _) in step.inputs.items() if s in upstream},
-            "input_hashes": {k: hashes[s].get(o) for k, (s, o) in step.inputs.items() if s in hashes},
-            "code": code_version(),
-        }
-    )[:16]
+    return {
+        "stage": step.section,
+        "extra": step.extra,
+        # A stage's key holds its own seed, never the seed list: adding a seed leaves the others cached,
+        # and seeds: [s] keys as seed: s did before the list existed.
+        "config": section.model_dump(mode="json", exclude={"seeds"}),
+        "model": run.config.model.model_dump(mode="json"),
+        "backend": run.config.engine.backend,
+        "seed": run.config.run.seed,
+        "inputs": {k: upstream[s] for k, (s, _) in step.inputs.items() if s in upstream},
+        "input_hashes": {k: hashes[s].get(o) for k, (s, o) in step.inputs.items() if s in hashes},
+        "code": code_version(),
+    }
+
+
+def _stage_key(run: Run, step: Step, upstream: dict[str, str], hashes: dict[str, dict[str, str]]) -> str:
+    return stable_hash(key_parts(run, step, upstream, hashes))[:16]
 
 
 def _completed(stage_dir: Path, key: str) -> dict[str, Any] | None:
@@ -239,7 +245,8 @@ def run_step(
     hashes: dict[str, dict[str, str]],
 ) -> dict[str, Any]:
     """Run (or reuse) one stage; return its manifest entry. Fills ``outputs`` and ``hashes`` for it."""
-    key = _stage_key(run, step, upstream_keys, hashes)
+    parts = key_parts(run, step, upstream_keys, hashes)
+    key = stable_hash(parts)[:16]
     stage_dir = run.run_dir / step.name
     done = _completed(stage_dir, key)
     rerun_reason = None
@@ -253,14 +260,16 @@ def run_step(
         log.warning("%s: rerunning from scratch: %s", step.name, rerun_reason)
         shutil.rmtree(stage_dir)
     if stage_dir.exists():
-        try:
-            previous = json.loads((stage_dir / ".key").read_text())
-        except (OSError, ValueError):
-            previous = None
-        if previous != key:  # stale work from another config/code: start clean
+        previous, previous_parts = read_key(stage_dir)
+        if previous != key:  # work from another config/code: say what changed, then start clean
+            if previous is not None:
+                rerun_reason = why_rerun(previous_parts, parts)
+                finished = _completed(stage_dir, previous) is not None
+                what = "rerunning from scratch" if finished else "discarding an unfinished attempt"
+                log.warning("%s: %s: %s", step.name, what, rerun_reason)
             shutil.rmtree(stage_dir)
     stage_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(stage_dir / ".key", json.dumps(key))
+    write_text_atomic(stage_dir / ".key", key_record(key, parts))
     inputs = {name: outputs[s][o] for name, (s, o) in step.inputs.items() if s in outputs and o in outputs[s]}
     module = importlib.import_module(f"selfalign.stages.{step.section}")
     ctx = StageContext(
@@ -337,11 +346,18 @@ def _shown(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_pipeline(
-    config_path: str | Path, run_dir: str | Path, *, progress: bool = True, until: str | None = None
+    config_path: str | Path,
+    run_dir: str | Path,
+    *,
+    progress: bool = True,
+    until: str | None = None,
+    force: bool = False,
 ) -> Path:
     """Run every stage in order (resumably), or up to and including ``until``; return the run dir.
 
-    Holds the run dir's lock throughout: a second run on the same dir fails at once, naming this one.
+    Holds the run dir's lock throughout: a second run on the same dir fails at once, naming this one. A
+    change that would rerun every finished stage (the model, the seed, the first stage's settings, the code)
+    is refused unless ``force`` (``reruns.refuse_replacing_all``).
     """
     run = Run(Path(config_path), Path(run_dir), progress=progress)
     c = run.config
@@ -352,6 +368,8 @@ def run_pipeline(
             raise ConfigError(f"--until {until!r}: no such stage; stages are {', '.join(names)}")
         steps = steps[: names.index(until) + 1]
     with run_dir_lock(run.run_dir, command_line()):
+        first = key_parts(run, steps[0], {}, {})  # every stage depends on the first one
+        refuse_replacing_all(run.run_dir, steps[0].name, stable_hash(first)[:16], first, force)
         _run_locked(run, config_path, steps, until)
     return run.run_dir
 

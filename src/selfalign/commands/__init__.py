@@ -7,6 +7,7 @@ option defaults need live here (tests/test_reliability_cli.py checks they match 
 """
 
 DEFAULT_MODEL = "gemma3-270m"  # = selfalign.engine.defaults.DEFAULT_MODEL, which imports torch
+BASE_FEW_SHOT = "base_few_shot"  # = selfalign.evaluate.conditions.BASE_FEW_SHOT (imports the prompt builders)
 SCORER_NAMES = (  # = selfalign.judge.SCORERS (registry order), for the help text only
     "ab-pointwise", "ab-pairwise", "likelihood-contrast", "likelihood-contrast-end", "verifiable",
 )  # fmt: skip

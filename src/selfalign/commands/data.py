@@ -41,7 +41,7 @@ def validate(
     file: Annotated[Path, typer.Argument(help="JSONL file to check.")],
     kind: Annotated[str, typer.Option(help=f"Record kind: {', '.join(KIND_NAMES)}.")],
     max_errors: Annotated[
-        int, typer.Option(help="Report up to this many bad lines (first one decides).")
+        int, typer.Option(min=1, help="Report up to this many bad lines (first one decides).")
     ] = 1,
 ) -> None:
     """Check every line of FILE against the schema of KIND; errors name file, line and field."""
@@ -63,8 +63,8 @@ def validate(
 @data_app.command("inspect")
 def inspect(
     file: Annotated[Path, typer.Argument(help="JSONL file to summarize.")],
-    k: Annotated[int, typer.Option(help="Random sample records to show.")] = 3,
-    seed: Annotated[int, typer.Option(help="Seed choosing the samples.")] = 0,
+    k: Annotated[int, typer.Option(min=0, help="Random sample records to show.")] = 3,
+    seed: Annotated[int, typer.Option(min=0, help="Seed choosing the samples.")] = 0,
     text_key: Annotated[
         str | None, typer.Option(help="Field measured for length and duplicates (default: by kind).")
     ] = None,
@@ -119,7 +119,7 @@ def instructions(
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.9,
     max_new_tokens: Annotated[int, typer.Option(help="Tokens per list prompt at most.")] = 160,
     batch_size: Annotated[int, typer.Option(help="List prompts per batch (one shard each).")] = 8,
-    seed: Annotated[int, typer.Option(help="Seed of prompts and sampling.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of prompts and sampling.")] = 0,
 ) -> None:
     """The model writes instructions by continuing numbered lists; dedup, quotas; resumable in --out."""
     from selfalign.stages.instructions import InstructionsConfig
@@ -136,7 +136,7 @@ def split(
     instructions_file: Annotated[Path, typer.Option("--instructions", help="Instructions JSONL to split.")],
     out: Annotated[Path, typer.Option(help="Directory for train.jsonl, test.jsonl, manifest.json.")],
     test_fraction: Annotated[float, typer.Option(help="Share of each category held out.")] = 0.2,
-    seed: Annotated[int, typer.Option(help="Seed of the split and of constraint sampling.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the split and of constraint sampling.")] = 0,
 ) -> None:
     """Held-out test split (stratified, with constraints, leakage-checked) before any training data."""
     from selfalign.stages.split import SplitConfig
@@ -161,7 +161,7 @@ def responses(
     temperature: Annotated[float, typer.Option(help="Sampling temperature (0 = greedy).")] = 0.7,
     max_new_tokens: Annotated[int, typer.Option(help="Tokens per response at most.")] = 192,
     batch_size: Annotated[int, typer.Option(help="Prompts per batch (one shard each).")] = 8,
-    seed: Annotated[int, typer.Option(help="Seed of shots and sampling.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of shots and sampling.")] = 0,
 ) -> None:
     """The model answers each instruction from a few-shot prompt; QC flags; resumable in --out."""
     from selfalign.stages.responses import ResponsesConfig

@@ -10,12 +10,11 @@ import typer
 from rich.console import Console
 
 from selfalign.atomic import write_text_atomic
-from selfalign.commands import DEFAULT_MODEL
+from selfalign.commands import BASE_FEW_SHOT, DEFAULT_MODEL
 from selfalign.console.tables import print_uncut
 from selfalign.errors import ConfigError
-from selfalign.runlock import locked_call
-from selfalign.evaluate.conditions import BASE_FEW_SHOT
 from selfalign.evaluate.critic import FALLBACK
+from selfalign.runlock import locked_call
 
 if TYPE_CHECKING:
     from selfalign.engine import Engine
@@ -95,7 +94,7 @@ def evaluate(
     ] = FALLBACK,
     shots: Annotated[int, typer.Option(help="Solved examples in the base few-shot prompt.")] = 3,
     n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for lift intervals.")] = 2000,
-    seed: Annotated[int, typer.Option(help="Generation and bootstrap seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Generation and bootstrap seed.")] = 0,
     categories: Annotated[bool, typer.Option(help="Also print the per-category table.")] = True,
     backend: Annotated[
         str, typer.Option(help="Engine backend: torch (the reference), vllm (needs `make vllm`) or auto.")
@@ -170,7 +169,7 @@ def compare(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the figures as JSON here.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Bootstrap and permutation seed.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Bootstrap and permutation seed.")] = 0,
 ) -> None:
     """Policies from several runs (e.g. SFT seeds) on the same held-out items: each vs a baseline, pooled."""
     from selfalign.evaluate.across import compare_runs

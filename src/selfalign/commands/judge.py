@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from selfalign.commands import DEFAULT_MODEL, SCORER_NAMES
@@ -67,7 +66,8 @@ def judge(
         bool, typer.Option(help="Judge items with constraints by their checks instead of the model.")
     ] = True,
     threshold: Annotated[
-        float, typer.Option(help="A judgment is 'confident' when orders agree and |margin| exceeds this.")
+        float,
+        typer.Option(min=0.0, help="A judgment is 'confident' when orders agree and |margin| exceeds this."),
     ] = 0.0,
     calibration_per_kind: PerKind = 8,
     calibrate_only: Annotated[
@@ -130,6 +130,8 @@ def pairs(
     batch_size: Batch = 16,
 ) -> None:
     """Sample N answers per instruction from the model (or adapter), rank them by the critic, write pairs."""
+    from pydantic import ValidationError
+
     from selfalign.stages.base import StageContext
     from selfalign.stages.pairs import NegativesConfig, PairsConfig
     from selfalign.stages.pairs import run as run_pairs

@@ -7,11 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
-
-from selfalign.config import describe, load_config, run_config_class
 
 console = Console()
 config_app = typer.Typer(help="Inspect run configs.", no_args_is_help=True)
@@ -30,9 +27,17 @@ def run(
         bool,
         typer.Option("--verbose", "-v", help="Also show the library output (warnings, logs) run.log keeps."),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Replace RUN_DIR's finished results when a change (model, seed, first stage, code) "
+            "would rerun every stage; without it such a run is refused."
+        ),
+    ] = False,
 ) -> None:
     """Run the whole pipeline: preflight → instructions → split → responses → critique → SFT → pairs → DPO →
-    evaluate → report. Rerunning skips finished stages and resumes an interrupted one.
+    evaluate → report. Rerunning skips finished stages and resumes an interrupted one; a stage that reruns
+    says why (which setting or input changed).
 
     On a terminal one live table shows the stages, the running one's progress and training loss; otherwise
     one line per stage. Library output goes to RUN_DIR/run.log; selfalign's own warnings stay visible."""
@@ -41,7 +46,7 @@ def run(
 
     target = run_dir or Path("runs") / config.stem
     with run_console(target, quiet=quiet, verbose=verbose):
-        out = run_pipeline(config, target, progress=not quiet, until=until)
+        out = run_pipeline(config, target, progress=not quiet, until=until, force=force)
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     table = Table(title=f"selfalign run → {out}")
     for col in ("stage", "status", "wall s", "tokens", "counts"):
@@ -69,6 +74,10 @@ def show(
     doc: Annotated[bool, typer.Option(help="List every field with its default and description.")] = False,
 ) -> None:
     """Print the resolved config (defaults filled in), or with --doc every field's documentation."""
+    import yaml
+
+    from selfalign.config import describe, load_config, run_config_class
+
     if doc:
         table = Table("field", "default", "description")
         for path, default, description in describe(run_config_class()):

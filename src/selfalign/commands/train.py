@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
 from selfalign.commands import DEFAULT_MODEL
@@ -14,11 +13,20 @@ from selfalign.errors import ConfigError
 from selfalign.runlock import locked_call
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from selfalign.stages.base import StageContext
 
 console = Console()
 
-Steps = Annotated[int, typer.Option(help="Stop after N optimizer steps (-1: use --epochs).")]
+
+def _steps(value: int) -> int:
+    if value == 0 or value < -1:  # the trainer would read them as -1 (use the epochs) without a word
+        raise typer.BadParameter(f"{value}: a positive number of steps, or -1 to use --epochs")
+    return value
+
+
+Steps = Annotated[int, typer.Option(callback=_steps, help="Stop after N optimizer steps (-1: use --epochs).")]
 Epochs = Annotated[float | None, typer.Option(help="Passes over the data (default from the config).")]
 Lr = Annotated[float | None, typer.Option("--lr", help="Peak learning rate (default from the config).")]
 Batch = Annotated[int | None, typer.Option(help="Examples per step (default from the config).")]
@@ -30,12 +38,15 @@ Resume = Annotated[bool, typer.Option(help="Resume from the newest checkpoint in
 def _config(cls: type[BaseModel], exact: dict[str, Any], lr: float | None = None, **kw: Any) -> Any:
     """Build the stage config: ``exact`` as given (None there means "all"), the other options where given
     (None: the config's default). A bad option value becomes one ConfigError line, not a traceback."""
+    from pydantic import ValidationError
+
     try:
         return cls(**exact, **{k: v for k, v in {**kw, "learning_rate": lr}.items() if v is not None})
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"--{where.replace('_', '-')}: {err['msg']}") from None
+        option = "lr" if where == "learning_rate" else where.replace("_", "-")
+        raise ConfigError(f"--{option} {err['input']!r}: {err['msg']}") from None
 
 
 def _ctx(name: str, config: Any, out: Path, inputs: dict[str, Path], model: str) -> StageContext:

@@ -9,12 +9,14 @@ and why) and the run's view. ``verbose`` shows the chatter on the terminal again
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import re
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -128,6 +130,31 @@ def show_warning(
     text = warnings.formatwarning(message, category, filename, lineno, line).strip()
     ours = Path(filename).resolve().is_relative_to(_OURS) and not issubclass(category, _DEPRECATIONS)
     logging.getLogger("selfalign.warnings" if ours else LIBRARY).warning("%s", text)
+
+
+@contextlib.contextmanager
+def library_deprecations_logged() -> Iterator[None]:
+    """For every command (``selfalign run`` routes more, see :func:`show_warning`): a library's deprecation
+    warning — transformers' ``FutureWarning`` that a TrainingArguments name is deprecated — is a note to
+    selfalign's developers, not to the user; it goes to the ``selfalign.library`` logger at DEBUG. Every
+    other warning is shown as Python would show it."""
+    shown = warnings.showwarning
+
+    def show(
+        message: Warning | str, category: type[Warning], filename: str, lineno: int,
+        file: TextIO | None = None, line: str | None = None,
+    ) -> None:  # fmt: skip
+        if issubclass(category, _DEPRECATIONS) and not Path(filename).resolve().is_relative_to(_OURS):
+            text = warnings.formatwarning(message, category, filename, lineno, line).strip()
+            logging.getLogger(LIBRARY).debug("%s", text)
+            return
+        shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
 
 
 def detach_library_handlers() -> list[tuple[logging.Logger, logging.Handler | None, bool]]:
