@@ -121,18 +121,40 @@ class Engine:
         *,
         adapter: str | None = None,
         allow_special: bool = False,
+        constraints: Sequence[Sequence[dict[str, Any]] | None] | None = None,
     ) -> list[Generation]:
-        """Complete each prompt; results in input order. Every prompt is guarded (audit + round trip)."""
+        """Complete each prompt; results in input order. Every prompt is guarded (audit + round trip).
+
+        ``constraints[i]``: the constraint dicts that steer row ``i`` (``selfalign.steer``); ``None``/``[]``
+        leaves the row unsteered, token for token as without the argument."""
         prompts = list(prompts)
         as_text = self._as_text(allow_special)
         encoded = self.guard.encode_batch(prompts, allow_special=allow_special, as_text=as_text)
         seeds = plan_rows(prompts, params.seed)
         if self.backend is not None and self.plan.pick(shape_of(encoded, params)) == "vllm":
+            if constraints is not None and any(constraints):  # never ignore constraints silently
+                raise ModelRefError("steered generation (constraints=...) runs on the torch backend only; "
+                                    "set engine.backend: torch")  # fmt: skip
             with self.using(adapter):
                 return self.backend.generate(encoded, seeds, params, adapter)
+        steers = self._steers(constraints, len(prompts), params)
         view = progress.current() if self.progress else None  # a run's live view, else rich's own bar
         with self.using(adapter) as model, self._ticker(view, len(prompts), params.batch_size) as tick:
-            return self.torch.generate(model, encoded, seeds, params, tick=tick)
+            return self.torch.generate(model, encoded, seeds, params, tick=tick, steers=steers)
+
+    def _steers(
+        self, constraints: Sequence[Sequence[dict[str, Any]] | None] | None, n: int, params: GenParams
+    ) -> list[Any] | None:
+        """Each row's steer (``None`` where unsteered), or ``None`` when no row is steered."""
+        if constraints is None or not any(constraints):
+            return None
+        if len(constraints) != n:
+            raise ValueError(f"constraints has {len(constraints)} rows for {n} prompts")
+        from selfalign.steer import steers_for  # the steer package loads its libraries on first use
+
+        width = int(self.model.get_input_embeddings().num_embeddings)
+        return steers_for(constraints, self.tokenizer, set(self.guard.control), width, self.eos_ids,
+                          params.stop, params.max_new_tokens)  # fmt: skip
 
     @contextlib.contextmanager
     def _ticker(self, view: Any, total: int, batch: int) -> Iterator[Callable[[int, int], None] | None]:

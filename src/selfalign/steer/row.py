@@ -1,0 +1,197 @@
+"""One row's steer: the parts of its constraints combined, plus the end-of-answer gate and text forcing.
+
+The decode loop calls :meth:`Steer.constrain` with the row's next-token logits and :meth:`Steer.advance`
+with the token it picked (``STEER_API.md``). Every step, in a steered row:
+
+- control tokens and tokens holding half a UTF-8 character are banned;
+- the answer ends by EOS or by a stop string (``GenParams.stop``, matched on decoded text like the
+  stopper does). A token that would complete a stop string is an *end token*; it is allowed only when every
+  part accepts the text as it stands (``can_end``) and only when what it adds before the stop string is
+  whitespace (every check ignores trailing whitespace); a token that would end the answer in mid-text is
+  banned;
+- forced text (a part's :class:`~selfalign.steer.base.Insert`) allows exactly the tokens that write a
+  prefix of what is left of it (the model still chooses the split), intersected with the other parts' masks;
+- otherwise the parts' masks intersect; ``risky`` tokens are allowed among the ``VERIFY_TOP`` most likely
+  only, each after an exact check of the text it would make;
+- no allowed token left: every logit is ``-inf`` and the loop ends the row as ``dead_end``.
+
+*Pressure* is the moment to insert what a constraint still needs: the model puts more than half its mass
+on ending (EOS, a stop string or a bare line break), or the steps left only just cover the insertions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from selfalign.steer.base import Insert, Part
+from selfalign.steer.vocab import VocabTable
+
+VERIFY_TOP = 64  # risky tokens checked exactly per step (the most likely ones)
+END_PRESSURE = 0.5  # share of the model's mass on ending that counts as "wants to end"
+NEG = float("-inf")
+
+
+class Steer:
+    """The RowSteer of one row (``constrain`` / ``advance``), built by :func:`selfalign.steer.build_steer`."""
+
+    def __init__(
+        self,
+        parts: Sequence[Part],
+        table: VocabTable,
+        eos_ids: set[int],
+        stops: Sequence[str],
+        max_new_tokens: int,
+    ) -> None:
+        self.parts = list(parts)
+        self.table = table
+        self.stops = tuple(stops)
+        self.max_new_tokens = max_new_tokens
+        self.eos = torch.zeros(table.size, dtype=torch.bool)
+        self.eos[[e for e in eos_ids if e < table.size]] = True
+        self.text = ""
+        self.n = 0
+        self.pressure = False
+        self.end_ok = False
+        self.probs: torch.Tensor | None = None
+        self.forcing: Insert | None = None
+        self.force_owner: Part | None = None
+        self.force_pos = 0
+        self.force_lead = False
+        self.no_word_next = self.space_next = False
+        self.just_inserted: tuple[Part | None, Insert] | None = None  # set for one step after an insertion
+        self.newline_ws = table.ws_only & table.regex(r"[\r\n]")
+        self.word_start = table.feature("word_start", lambda s: s[0].isalnum() or s[0] in "_'’")
+
+    @property
+    def steps_left(self) -> int:
+        return self.max_new_tokens - self.n
+
+    def mass(self, mask: torch.Tensor) -> float:
+        """The model's probability (this step, before steering) of the tokens in ``mask``."""
+        assert self.probs is not None
+        return float(self.probs[mask].sum())
+
+    def others_can_end(self, part: Part) -> bool:
+        return all(q.can_end(self) for q in self.parts if q is not part)
+
+    # -- the hook -----------------------------------------------------------------------------------------
+    def constrain(self, generated: list[int], scores: torch.Tensor) -> torch.Tensor:
+        if len(generated) != self.n:
+            raise RuntimeError(f"steer out of step: saw {self.n} tokens, the row has {len(generated)}")
+        if scores.shape[-1] != self.table.size:
+            raise RuntimeError(f"steer built for {self.table.size} logits, got {scores.shape[-1]}")
+        self.probs = torch.softmax(scores.float(), dim=-1)
+        good, bad = self._end_tokens()
+        self.end_ok = all(p.can_end(self) for p in self.parts)
+        reserve = sum(p.reserve(self) for p in self.parts)
+        self.pressure = (
+            self.mass(self.eos | good | self.newline_ws) > END_PRESSURE or self.steps_left <= reserve + 2
+        )
+        must = any(p.must_end(self) for p in self.parts)
+        if self.forcing is None and not must:
+            self._poll_insertions()
+        if self.forcing is not None:
+            lead = " " if self.force_lead and self.force_pos == 0 else ""
+            ins = self.forcing
+            allowed = self.table.pieces(ins.text, self.force_pos, ins.case_insensitive, lead)
+            allowed &= self.table.plain & ~bad & ~good
+            for p in self.parts:
+                if p is not self.force_owner and (m := p.mask(self)) is not None:
+                    allowed &= m
+        elif must:
+            allowed = self.eos | good | self._ws_stop_prefixes() if self.end_ok else self.eos & False
+        else:
+            allowed = self.table.plain & ~bad & ~good
+            if self.no_word_next:
+                allowed &= ~self.word_start
+            if self.space_next:
+                allowed &= self.table.feature("starts_space", lambda s: s[:1].isspace())
+            for p in self.parts:
+                if (m := p.mask(self)) is not None:
+                    allowed &= m
+            allowed = self._verify_risky(allowed, scores)
+            if self.end_ok:
+                allowed |= self.eos | good
+        out = scores.masked_fill(~allowed, NEG)
+        for p in self.parts:
+            if (b := p.bias(self)) is not None:
+                out = out + b
+        return out
+
+    def advance(self, token: int) -> None:
+        piece = self.table.texts[token] if token < len(self.table.texts) and not self.eos[token] else ""
+        self.text += piece
+        self.n += 1
+        self.no_word_next = self.space_next = False
+        self.just_inserted = None
+        if self.forcing is not None:
+            if self.force_pos == 0 and self.force_lead and piece.startswith(" "):
+                piece = piece[1:]
+            self.force_pos += len(piece)
+            if self.force_pos >= len(self.forcing.text):
+                self.no_word_next, self.space_next = self.forcing.word_end, self.forcing.space_next
+                self.just_inserted = (self.force_owner, self.forcing)
+                self.forcing, self.force_owner = None, None
+        for p in self.parts:
+            p.advance(self, token)
+
+    # -- helpers --------------------------------------------------------------------------------------------
+    def _poll_insertions(self) -> None:
+        for p in self.parts:
+            if p.is_final(self) and not self.others_can_end(p):
+                continue
+            ins = p.insert(self)
+            if ins is not None and ins.text:
+                self.forcing, self.force_owner, self.force_pos = ins, p, 0
+                self.force_lead = not self.text and not ins.text[:1].isspace()
+                return
+
+    def _verify_risky(self, allowed: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        risky = [(p, r) for p in self.parts if (r := p.risky(self)) is not None]
+        if not risky:
+            return allowed
+        any_risky = torch.zeros_like(allowed)
+        for _, r in risky:
+            any_risky |= r
+        candidates = allowed & any_risky
+        allowed = allowed & ~any_risky
+        ids = candidates.nonzero().flatten()
+        if len(ids):
+            top = ids[scores[ids].topk(min(VERIFY_TOP, len(ids))).indices]
+            for t in top.tolist():
+                text = self.text + self.table.texts[t]
+                if all(p.verify(self, text) for p, r in risky if r[t]):
+                    allowed[t] = True
+        return allowed
+
+    def _end_tokens(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(tokens that complete a stop string after whitespace only, tokens that would cut mid-text)."""
+        good = torch.zeros(self.table.size, dtype=torch.bool)
+        bad = torch.zeros_like(good)
+        t = self.table
+        for s in self.stops:
+            good |= t.feature(f"stop0:{s}", lambda x, s=s: s in x and not x[: x.index(s)].strip())
+            bad |= t.feature(f"stopbad:{s}", lambda x, s=s: s in x and bool(x[: x.index(s)].strip()))
+            for k in range(1, len(s)):
+                if self.text.endswith(s[:k]):
+                    rest = s[k:]
+                    hit = t.feature(f"startswith:{rest}", lambda x, r=rest: x.startswith(r))
+                    if s[:k].strip():
+                        bad |= hit
+                    else:
+                        good |= hit
+        return good & ~bad, bad
+
+    def _ws_stop_prefixes(self) -> torch.Tensor:
+        """Whitespace tokens that begin a stop string ("\\n" of "\\nEND"), so a row that must end can."""
+        out = torch.zeros(self.table.size, dtype=torch.bool)
+        for s in self.stops:
+            for k in range(1, len(s)):
+                pre = s[:k]
+                if pre.strip():
+                    break
+                if not self.text.endswith(pre) and (ids := self.table.by_text.get(pre)):
+                    out[ids] = True
+        return out
