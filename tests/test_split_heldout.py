@@ -15,6 +15,7 @@ from selfalign.constraints import HELD_OUT_TYPES, REGISTRY, attach, train_types
 from selfalign.constraints.heldout_wording import HELDOUT
 from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.data.schemas import validate_file
+from selfalign.data.split import split_held_out
 from selfalign.stages.base import StageContext, StageResult
 from selfalign.stages.instructions import InstructionsConfig
 from selfalign.stages.split import SplitConfig, base_text, run
@@ -154,3 +155,13 @@ def test_dev_and_unseen_draws_are_deterministic_under_their_seeds(tmp_path: Path
     other = _run(tmp_path / "d", SplitConfig(**{**RUN6, "seed": 1}, dev_fraction=0.2,
                                             test_unseen_wording_share=0.4))  # fmt: skip
     assert _read(other.outputs["test"]) != _read(a.outputs["test"])
+
+
+def test_salted_draw_is_independent_and_the_unsalted_one_unchanged() -> None:
+    records = instruction_records(300)
+    plain = split_held_out(records, 0.3, 0)
+    assert plain == split_held_out(records, 0.3, 0, salt="")
+    salted = split_held_out(records, 0.3, 0, salt="dev")
+    assert salted == split_held_out(records, 0.3, 0, salt="dev")
+    assert {r["id"] for r in salted[1]} != {r["id"] for r in plain[1]}
+    assert len(salted[1]) == len(plain[1])  # the same stratified sizes, another draw
