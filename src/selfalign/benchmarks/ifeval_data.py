@@ -9,10 +9,18 @@ What this refuses, with ``FILE:LINE: FIELD: why``: an unknown id, kwargs of the 
 the instruction does not take, a value its checker rejects, and an argument that is missing, empty or 0.
 The last one matters: lm-eval keeps only truthy values and the checker draws any argument it is not given
 *at random*, so a missing ``num_words`` would silently score against a random word count.
+
+What it scores as lm-eval does, with a warning: a value the checker *replaces*. IFEval's published file has
+``letter_frequency`` rows whose ``letter`` is not a letter (``'#'``); lm-eval's checker then draws a random
+letter from Python's ``random``, and that is the published scoring of those rows. Refusing the file would
+leave no way to report an IFEval number, so such a row is kept, warned about (``IfevalPrompt.notes``), and
+scored under the random state an lm-eval run has (``ifeval_score.lm_eval_random``): the same verdicts.
 """
 
 from __future__ import annotations
 
+import logging
+import random
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -21,6 +29,8 @@ from selfalign.data.jsonl import PathLike
 from selfalign.errors import DataError
 from selfalign.evaluate.items import load_keyed
 
+log = logging.getLogger("selfalign")
+
 
 @dataclass(frozen=True)
 class IfevalPrompt:
@@ -28,6 +38,7 @@ class IfevalPrompt:
     prompt: str
     instruction_id_list: tuple[str, ...]
     kwargs: tuple[dict[str, Any], ...]
+    notes: tuple[str, ...] = ()  # values lm-eval's checker replaces (scored as it does, with a warning)
 
     @property
     def group(self) -> str:
@@ -44,7 +55,18 @@ def _key(rec: dict[str, Any], path: PathLike, line: int) -> str:
 
 def _check_kwargs(
     checkers: ModuleType, iid: str, kw: dict[str, Any], where: tuple[PathLike, int, str]
-) -> None:
+) -> list[str]:
+    """Refuse what lm-eval could not score as given; return a note per value its checker replaces."""
+    state = random.getstate()  # building a description may draw from `random`: leave it as it was
+    try:
+        return _check_kwargs_drawing(checkers, iid, kw, where)
+    finally:
+        random.setstate(state)
+
+
+def _check_kwargs_drawing(
+    checkers: ModuleType, iid: str, kw: dict[str, Any], where: tuple[PathLike, int, str]
+) -> list[str]:
     instruction = checkers.instructions_registry.INSTRUCTION_DICT[iid](iid)
     takes = list(instruction.get_instruction_args_keys())
     extra = sorted(set(kw) - set(takes))
@@ -59,10 +81,13 @@ def _check_kwargs(
     except (TypeError, ValueError, KeyError) as e:
         raise DataError(*where, f"{iid} refuses these arguments: {e}") from None
     kept = instruction.get_instruction_args() or {}
-    for k, v in kw.items():  # a value the checker cannot use is replaced by a random one, silently
-        if k in kept and _norm(kept[k]) != _norm(v):
-            raise DataError(*where, f"{iid}: {k}={v!r} is not usable by the checker (it would use "
-                                    f"{kept[k]!r} instead)")  # fmt: skip
+    path, line, field = where
+    return [  # a value the checker cannot use is replaced (by a random one): lm-eval scores it so
+        f"{path}:{line}: {field}: {iid}: {k}={v!r} is not usable by IFEval's checker, which replaces it "
+        "(at random); scored as lm-eval scores it"
+        for k, v in kw.items()
+        if k in kept and _norm(kept[k]) != _norm(v)
+    ]
 
 
 def _norm(v: Any) -> Any:
@@ -92,16 +117,20 @@ def prompt_from_record(
         raise DataError(path, line, "kwargs", f"expected a list of {len(ids)} objects (one per id), "
                                               f"got {kwargs!r}")  # fmt: skip
     clean: list[dict[str, Any]] = []
+    notes: list[str] = []
     for i, (iid, kw) in enumerate(zip(ids, kwargs, strict=True)):
         if not isinstance(kw, dict):
             raise DataError(path, line, f"kwargs[{i}]", f"expected an object, got {kw!r}")
         kw = {k: v for k, v in kw.items() if v is not None}
-        _check_kwargs(checkers, iid, kw, (path, line, f"kwargs[{i}]"))
+        notes += _check_kwargs(checkers, iid, kw, (path, line, f"kwargs[{i}]"))
         clean.append(kw)
-    return IfevalPrompt(key, prompt, tuple(ids), tuple(clean))
+    return IfevalPrompt(key, prompt, tuple(ids), tuple(clean), tuple(notes))
 
 
 def load_ifeval(path: PathLike, checkers: ModuleType) -> list[IfevalPrompt]:
-    """Every row of an IFEval-format JSONL file; keys unique, file non-empty."""
-    return load_keyed(path, lambda rec, line: prompt_from_record(rec, checkers, path, line), lambda p: p.key,
+    """Every row of an IFEval-format JSONL file; keys unique, file non-empty; odd rows warned about."""
+    rows = load_keyed(path, lambda rec, line: prompt_from_record(rec, checkers, path, line), lambda p: p.key,
                       "key", "IFEval prompts")  # fmt: skip
+    for note in (n for r in rows for n in r.notes):
+        log.warning("%s", note)
+    return rows
