@@ -142,9 +142,11 @@ def check_identity(path: Path, name: str, config: dict[str, Any], provenance: di
     record = recorded_base(path)
     if record is not None and _hashes_comparable(record, provenance):
         if record["weights_sha256"] != provenance["weights_sha256"]:
+            was = str(record.get("model_ref"))
+            how = "other weights under the same name" if was == loaded else "another model"
             raise AdapterError(
-                f"adapter '{name}': {path} was trained on base {record.get('model_ref')!r} with other "
-                f"weights than the loaded {loaded!r} (weights_sha256 in {BASE_RECORD} or README.md differ)"
+                f"adapter '{name}': {path} was trained on base {was!r}, but the loaded base is {loaded!r} "
+                f"({how}: the base weight hashes it records differ)"
             )
         return
     named = config.get("base_model_name_or_path")
