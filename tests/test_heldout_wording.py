@@ -143,7 +143,7 @@ SEEDS = [s.instruction for s in pools.seeds()]
 
 def test_weave_sets_the_wordings_inside_the_instruction() -> None:
     shapes_seen = set()
-    for i in range(300):
+    for i in range(400):
         base = SEEDS[i % len(SEEDS)]
         cs = _draw(base, i, 1 + i % 3)
         text, shape = weave(base, cs, random.Random(i))
@@ -151,8 +151,12 @@ def test_weave_sets_the_wordings_inside_the_instruction() -> None:
         head = base.split("\n", 1)[0].rstrip()
         core = head[:-1].rstrip() if head.endswith((".", "?", "!", ":")) else head
         line = text.split("\n", 1)[0]
-        if shape in ("tail", "aside"):  # the task first, then the demand inside the same sentence
-            assert line.startswith(core) and line[len(core) : len(core) + 2] in (", ", " —"), (base, line)
+        if shape in ("tail", "aside", "paren"):  # the task first, then the demand inside the same sentence
+            joint = line[len(core) : len(core) + 2]
+            assert line.startswith(core) and joint in (", ", " —", " ("), (base, line)
+        elif shape == "mid":  # the opening verb, the demand, then the rest of the task
+            verb, rest_of_core = core.split(" ", 1)
+            assert line.startswith(verb + ", ") and line[:-1].endswith(", " + rest_of_core), (base, line)
         else:  # a phrase first, then the task with its first word lowered
             assert line[:1].isupper() and core[1:] in line and not line.startswith(core), (base, line)
         assert line.endswith((".", "?", "!", ":")), line
@@ -177,8 +181,10 @@ def test_weave_shapes_follow_the_sentence() -> None:
     assert "aside" not in shapes_for("What is a black hole?", 1)  # no imperative after a question
     assert "lead" in shapes_for("What is a black hole?", 1)
     # A proper noun or a statement is never lower-cased to make room for a leading phrase.
-    assert shapes_for("Paris or Rome: which city is older?", 2) == ["tail"]
+    assert shapes_for("Paris or Rome: which city is older?", 2) == ["tail", "paren"]
     assert "lead" not in shapes_for("A tank holds 50 liters. How many more liters fit?", 1)
-    assert shapes_for("Explain tides.", 1) == ["lead", "tail", "aside"]
+    assert shapes_for("Explain tides.", 1) == ["lead", "tail", "aside", "mid", "paren"]
+    assert "mid" not in shapes_for("Fill in the blank: a ___ day.", 1)  # a particle verb is never split
+    assert "paren" not in shapes_for("Explain tides.", 3)
     text, _ = weave("Explain tides.", [{"type": "lowercase", "params": {}}], random.Random(0))
     assert "Explain tides." not in text and "xplain tides" in text

@@ -276,7 +276,9 @@ def _highlights(p: dict[str, Any]) -> Fragments:
 
 
 def _headers(n: int, label: str) -> str:
-    return f"{label} 1" if n == 1 else f"{label} 1 through {label} {n}"
+    if n <= 2:
+        return " and ".join(f"{label} {i}" for i in range(1, n + 1))
+    return f"{label} 1 through {label} {n}"
 
 
 def _sections(p: dict[str, Any]) -> Fragments:

@@ -10,7 +10,11 @@ these shapes, drawn from ``rng`` among those the instruction allows:
 * ``tail``  — every phrase after the task, before its end mark (", …" or " — …");
 * ``split`` — one phrase before, the rest after (two or more constraints);
 * ``aside`` — imperative clauses after a dash at the end (not for a question);
-* ``lead_aside`` — one phrase before, the rest as asides (two or more constraints, not a question).
+* ``lead_aside`` — one phrase before, the rest as asides (two or more constraints, not a question);
+* ``mid``   — every phrase right after the opening verb ("Write, in 60 words or fewer, a note …"; only a
+  verb from a list without a particle: "Fill in", "Come up with" are never split);
+* ``paren`` — every phrase in parentheses after the task (one or two constraints; not when a drawn phrase
+  has parentheses of its own).
 
 Only the first line of a multi-line instruction (one that quotes an input text) is woven; the quoted text
 is left as it is. The constraints themselves are not touched: the item's check is the dict as drawn.
@@ -25,7 +29,7 @@ from typing import Any
 from selfalign.constraints.heldout_wording import HELDOUT
 from selfalign.constraints.registry import validate_constraint
 
-SHAPES = ("lead", "tail", "split", "aside", "lead_aside")
+SHAPES = ("lead", "tail", "split", "aside", "lead_aside", "mid", "paren")
 
 # Words an instruction commonly opens with that stay correct when lower-cased mid-sentence.
 _OPENERS = frozenset({
@@ -44,6 +48,14 @@ _OPENERS = frozenset({
     "teach", "tell", "think", "transform", "translate", "turn", "use",
     "walk", "what", "when", "where", "which", "who", "whose", "why", "would", "write",
 })  # fmt: skip
+# Opening verbs a phrase can follow directly ("Explain, in 60 words or fewer, why …"): no particle verbs.
+_MID_VERBS = frozenset({
+    "analyse", "analyze", "assess", "brainstorm", "calculate", "classify", "compare", "compose", "create",
+    "critique", "define", "describe", "design", "discuss", "draft", "evaluate", "explain", "extract",
+    "give", "identify", "illustrate", "imagine", "invent", "justify", "list", "name", "outline",
+    "paraphrase", "propose", "rank", "recommend", "rephrase", "rewrite", "simplify", "sketch", "suggest",
+    "summarise", "summarize", "translate", "write",
+})  # fmt: skip
 
 
 def _and(items: list[str], oxford: bool = False) -> str:
@@ -56,6 +68,14 @@ def _and(items: list[str], oxford: bool = False) -> str:
 
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def _verb_split(core: str) -> tuple[str, str] | None:
+    """``(opening verb, the rest)`` when a phrase can sit between them ("Write" | "a haiku about snow")."""
+    m = re.match(r"([A-Z][a-z]*) (\S.*)", core)
+    if not m or m.group(1).lower() not in _MID_VERBS:
+        return None
+    return m.group(1), m.group(2)
 
 
 def _lowered(core: str) -> str | None:
@@ -77,6 +97,8 @@ def shapes_for(instruction: str, k: int) -> list[str]:
         "split": lead and k >= 2,
         "aside": not question and mark != ":",
         "lead_aside": lead and k >= 2 and not question and mark != ":",
+        "mid": _verb_split(core) is not None,
+        "paren": k <= 2,  # a parenthesis holds a short aside, not three demands
     }
     return [s for s in SHAPES if ok[s]]
 
@@ -103,10 +125,11 @@ def weave(instruction: str, constraints: list[dict[str, Any]], rng: random.Rando
         return base, "none"
     head, nl, rest = base.partition("\n")
     core, mark = _parts(head)
-    shape = rng.choice(shapes_for(base, len(cs)))
     frags = [HELDOUT[c["type"]](c["params"]) for c in cs]
     phrases = [rng.choice(p) for p, _ in frags]
     asides = [rng.choice(a) for _, a in frags]
+    nested = any("(" in p for p in phrases)  # "(… (…))" reads badly: no parentheses around parentheses
+    shape = rng.choice([s for s in shapes_for(base, len(cs)) if not (s == "paren" and nested)])
     end = mark if mark in ("?", "!", ":") else "."
     lowered = _lowered(core) or core
     if shape == "lead":
@@ -117,6 +140,11 @@ def weave(instruction: str, constraints: list[dict[str, Any]], rng: random.Rando
         line = f"{_cap(phrases[0])}, {lowered}, {_and(phrases[1:])}{end}"
     elif shape == "aside":
         line = f"{core} — {_and(asides, oxford=True)}{end}"
-    else:  # lead_aside
+    elif shape == "lead_aside":
         line = f"{_cap(phrases[0])}, {lowered} — {_and(asides[1:], oxford=True)}{end}"
+    elif shape == "mid":
+        verb, rest_of_core = _verb_split(core) or (core, "")
+        line = f"{verb}, {_and(phrases)}, {rest_of_core}{end}"
+    else:  # paren
+        line = f"{core} ({_and(phrases)}){end}"
     return line + nl + rest, shape
