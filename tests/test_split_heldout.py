@@ -87,6 +87,8 @@ def test_proof_config_meets_the_heldout_floors(tmp_path: Path) -> None:
     assert c["test_heldout_types_only"] == sum(all(x["type"] in HELD_OUT_TYPES for x in r["constraints"])
                                                for r in test)  # fmt: skip
     assert c["test_unseen_wording"] == sum(r["wording"] == "unseen" for r in test)
+    shapes = json.loads((tmp_path / "out" / "manifest.json").read_text())["metrics"]["unseen_wording_shapes"]
+    assert sum(shapes.values()) == c["test_unseen_wording"] and len(shapes) >= 5
     assert c["dev"] >= 50 and c["train"] >= 300
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["metrics"]["dev"]["size"] == c["dev"]

@@ -185,6 +185,12 @@ def held_out_shares(test: Sequence[dict[str, Any]]) -> dict[str, int]:
     }  # fmt: skip
 
 
+def _shapes(test: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How the unseen-wording items were woven (``constraints.weave`` shapes)."""
+    woven = Counter(r["gen"]["augment"]["weave"] for r in test if r.get("wording") == "unseen")
+    return dict(sorted(woven.items()))
+
+
 def base_text(record: dict[str, Any]) -> str:
     """The instruction before any constraint sentence was attached."""
     aug = (record.get("gen") or {}).get("augment") or {}
@@ -272,6 +278,7 @@ def run(ctx: StageContext) -> StageResult:
         "constraint_types": {"train": _constraint_types(train), "test": _constraint_types(test)},
         "constraints_per_item": {"train": _n_constraints(train), "test": _n_constraints(test)},
         "leakage": leaks,
+        "unseen_wording_shapes": _shapes(test),
         "dev": {
             "size": len(dev),
             "fraction": cfg.dev_fraction,
