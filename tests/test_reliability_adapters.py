@@ -208,3 +208,21 @@ def test_cli_dpo_refuses_an_sft_adapter_of_another_base(llama_adapter, tmp_path,
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and LLAMA in err and "tiny-random-gemma3" in err
     assert not (out / "adapter").exists()
+
+
+def test_export_refuses_a_nan_adapter_and_writes_nothing(llama_adapter, tmp_path, capsys):
+    """A run whose SFT adapter holds NaN (a run from before these checks): the export stops in one line."""
+    run = tmp_path / "run"
+    (run / "split").mkdir(parents=True)
+    (run / "split" / "test.jsonl").write_text(
+        json.dumps({"id": "1", "instruction": "Name a fruit.", "category": "open"}) + "\n"
+    )
+    record = json.loads((llama_adapter / BASE_RECORD).read_text("utf-8"))
+    (run / "manifest.json").write_text(json.dumps({"provenance": record}))
+    d = copy(llama_adapter, run / "sft" / "adapter")
+    (run / "sft" / "manifest.json").write_text(json.dumps({"complete": True}))
+    _rewrite(d, lambda t: [v.fill_(float("nan")) for v in t.values()])
+    assert cli.run(["export", str(run), "--out", str(tmp_path / "exp"), "--policy", "sft"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "NaN or inf" in err and "adapter_model.safetensors" in err
+    assert not (tmp_path / "exp").exists() and not list(tmp_path.glob(".exp.export-*"))
