@@ -18,15 +18,16 @@ from typing import IO, Any
 PathLike = str | os.PathLike[str]
 
 
-def _umask() -> int:
-    # Read once, at import (single-threaded then): os.umask can only be read by setting it.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-# mkstemp creates its file 0600 whatever the umask; the published file gets what open() would have given it.
-FILE_MODE = 0o666 & ~_umask()
+def file_mode() -> int:
+    """The mode ``open()`` would give a new file now: 0666 less the process umask. mkstemp creates its file
+    0600 whatever the umask; the published file gets this instead (report.html, exported weights...)."""
+    try:  # Linux reports the umask without changing it; os.umask can only read it by setting it
+        status = Path("/proc/self/status").read_text(encoding="ascii", errors="replace")
+        mask = next(int(ln.split()[1], 8) for ln in status.splitlines() if ln.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
 
 
 @contextlib.contextmanager
@@ -38,7 +39,7 @@ def atomic_open(path: PathLike, mode: str = "w") -> Iterator[IO[Any]]:
     tmp = Path(tmp_name)
     try:
         with contextlib.suppress(OSError):  # a filesystem without POSIX modes (vfat, some FUSE) refuses it
-            os.fchmod(fd, FILE_MODE)
+            os.fchmod(fd, file_mode())
         text = "b" not in mode
         with os.fdopen(fd, mode, **({"encoding": "utf-8", "newline": "\n"} if text else {})) as f:
             yield f
@@ -107,4 +108,3 @@ def sweep_stale(root: PathLike) -> list[Path]:
     for p in found:
         shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
     return found
-

@@ -101,7 +101,6 @@ def _invoke(argv: list[str] | None, stopped_by: list[str]) -> int:
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="selfalign")
     except KeyboardInterrupt:  # before typer's own handling began (building the commands)
-        stopped_by.append("SIGINT") if not stopped_by else None
         rv = INTERRUPTED
     except SelfalignError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -130,9 +129,10 @@ def _invoke(argv: list[str] | None, stopped_by: list[str]) -> int:
             raise  # a bug: keep the traceback
         print(f"error: {describe(err)}", file=sys.stderr)
         return 1
-    if stopped_by:  # typer turns KeyboardInterrupt into exit 130 silently; say what happened once
+    if stopped_by or rv == INTERRUPTED:  # typer turns KeyboardInterrupt into 130 silently; say it once
+        signal_name = stopped_by[0] if stopped_by else "SIGINT"
         print(
-            f"interrupted by {stopped_by[0]}: stopped cleanly; rerun the same command to resume "
+            f"interrupted by {signal_name}: stopped cleanly; rerun the same command to resume "
             "(finished stages and completed shards are kept)",
             file=sys.stderr,
         )

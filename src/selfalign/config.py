@@ -151,6 +151,10 @@ def load_config(path: str | Path) -> BaseModel:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:  # a binary or wrongly encoded file: one line, not a traceback
+        raise ConfigError(
+            f"{path}: not valid UTF-8 (byte 0x{e.object[e.start]:02x} at offset {e.start})"
+        ) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

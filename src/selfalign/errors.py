@@ -39,6 +39,10 @@ class DataError(SelfalignError):
         super().__init__(f"{where}: {what}")
 
 
+class RunDirError(SelfalignError):
+    """A directory given as a run dir is not one (no manifest.json) or cannot be used as one."""
+
+
 class ExportError(SelfalignError):
     """``selfalign export`` cannot: no run dir, policy not trained, out dir in the way, a failed check."""
 

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from selfalign.commands import DEFAULT_MODEL
+from selfalign.commands import DEFAULT_MODEL, finite
 from selfalign.errors import ContaminationError
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def generate(
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="Exact prompt text (no template is added).")],
     model: Annotated[str, typer.Option(help="Model reference.")] = DEFAULT_MODEL,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Tokens to generate at most.")] = 64,
-    temperature: Annotated[float, typer.Option(min=0.0, help="0 = greedy.")] = 0.0,
+    temperature: Annotated[float, typer.Option(min=0.0, callback=finite, help="0 = greedy.")] = 0.0,
     seed: Annotated[int, typer.Option(min=0, help="Sampling seed.")] = 0,
     stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable); decoded text.")] = None,
     show_tokens: Annotated[

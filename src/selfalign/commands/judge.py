@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from selfalign.commands import DEFAULT_MODEL, SCORER_NAMES
+from selfalign.commands import DEFAULT_MODEL, SCORER_NAMES, finite
 from selfalign.errors import ConfigError
 from selfalign.runlock import locked_call
 
@@ -67,7 +67,11 @@ def judge(
     ] = True,
     threshold: Annotated[
         float,
-        typer.Option(min=0.0, help="A judgment is 'confident' when orders agree and |margin| exceeds this."),
+        typer.Option(
+            min=0.0,
+            callback=finite,
+            help="A judgment is 'confident' when orders agree and |margin| exceeds this.",
+        ),
     ] = 0.0,
     calibration_per_kind: PerKind = 8,
     calibrate_only: Annotated[
@@ -133,7 +137,7 @@ def pairs(
     from pydantic import ValidationError
 
     from selfalign.stages.base import StageContext
-    from selfalign.stages.pairs import NegativesConfig, PairsConfig
+    from selfalign.stages.pairs import PairsConfig
     from selfalign.stages.pairs import run as run_pairs
 
     try:
@@ -141,12 +145,12 @@ def pairs(
             policy="policy" if adapter else None, n_samples=n_samples, max_new_tokens=max_new_tokens,
             temperature=temperature, critic=critic, calibration_per_kind=calibration_per_kind,
             margin_threshold=margin_threshold, batch_size=batch_size,
-            negatives=NegativesConfig(ratio=negatives_ratio),
+            negatives={"ratio": negatives_ratio},  # a dict: an error names negatives.ratio
         )  # fmt: skip
     except ValidationError as e:
         err = e.errors()[0]
         raise ConfigError(
-            f"--{'.'.join(str(p) for p in err['loc']).replace('_', '-')}: {err['msg']}"
+            f"--{'-'.join(str(p) for p in err['loc']).replace('_', '-')} {err['input']!r}: {err['msg']}"
         ) from None
     engine, _ = _engine(model, adapter)
     ctx = StageContext("pairs", cfg, out, {"instructions": instructions}, lambda: engine, seed=seed)

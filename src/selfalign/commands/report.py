@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from selfalign.atomic import write_text_atomic
+from selfalign.errors import RunDirError
 from selfalign.runlock import command_line, run_dir_lock
 
 
@@ -21,6 +22,10 @@ def report(
     ] = None,
 ) -> None:
     """Write RUN_DIR/report.html: one offline file with tables, plots and side-by-side samples."""
+    if run_dir.is_dir() and not (run_dir / "manifest.json").is_file():  # a report of nothing is no report
+        raise RunDirError(
+            f"{run_dir}: not a selfalign run directory (no manifest.json; `selfalign run` writes one)"
+        )
     from selfalign.report import build_report
     from selfalign.report.markdown import results_markdown
 
