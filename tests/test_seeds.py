@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,7 @@ import yaml
 
 from selfalign.config import stable_hash
 from selfalign.errors import ConfigError
-from selfalign.pipeline import Run, _stage_key, code_version, plan
+from selfalign.pipeline import Run, _stage_key, code_version, plan, run_pipeline
 from selfalign.stages.seeds import chains, seed_groups, single_seed
 from selfalign.stages.sft import SFTStageConfig
 
@@ -127,3 +130,136 @@ def test_seed_groups_pool_suffixed_names_and_leave_others_alone():
         "base_zero_shot": ["base_zero_shot"], "sft": ["sft-s2", "sft-s10"],
         "sft-r2": ["sft-r2-s2", "sft-r2-s10"], "dpo": ["dpo"], "mine": ["mine-s1"],
     }  # fmt: skip
+
+
+def _train_one(tmp_path: Path, name: str, **cfg: object) -> bytes:
+    """The sft stage alone (as `selfalign train sft` runs it) on four rows; the adapter's weights."""
+    import torch
+
+    from selfalign.engine import ModelSpec
+    from selfalign.prompts.format import get_format
+    from selfalign.stages.base import StageContext
+    from selfalign.stages.sft import run as run_sft
+
+    fmt = get_format()
+    data = tmp_path / "sft.jsonl"
+    rows = [{"prompt": fmt.prompt(f"Q {i}?"), "completion": fmt.completion(f"answer {i}")} for i in range(4)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    torch.rand(17 * len(name))  # whatever ran before in the process draws from the global RNG
+
+    def no_engine() -> None:
+        raise AssertionError("a training stage loads its own engine")
+
+    config = SFTStageConfig(max_steps=1, batch_size=4, tensorboard=False, **cfg)
+    spec = ModelSpec(ref="tiny-random-llama")
+    ctx = StageContext(name=name, config=config, out_dir=tmp_path / name, inputs={"sft": data},
+                       engine=no_engine, extra={"model_spec": spec})  # fmt: skip
+    run_sft(ctx)
+    return (tmp_path / name / "adapter" / "adapter_model.safetensors").read_bytes()
+
+
+def test_a_seed_trains_the_same_adapter_whatever_ran_before_it(tmp_path):
+    first = _train_one(tmp_path, "a", seeds=[1])
+    # TRL seeds the global RNG before peft draws the LoRA init: a seed's adapter is its own, whatever ran
+    # before it in the process (sft-s1 after sft-s0, or alone after a resume).
+    assert _train_one(tmp_path, "after-other-work", seed=1) == first
+    assert _train_one(tmp_path, "b", seed=2) != first
+
+
+# --- end to end on the tiny model: two SFT seeds, each with its own DPO ------------------------------------
+
+
+def _statuses(run_dir: Path) -> dict[str, str]:
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    return {s["name"]: s["status"] for s in manifest["stages"]}
+
+
+def _items(run_dir: Path) -> dict[str, dict[str, bool]]:
+    out: dict[str, dict[str, bool]] = {}
+    for line in (run_dir / "evaluate" / "items.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r["passed"] is not None:
+            out.setdefault(r["condition"], {})[r["id"]] = r["passed"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory) -> Iterator[tuple[Path, Path]]:
+    root = tmp_path_factory.mktemp("seeded")
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["sft"]["seeds"] = [0, 1]
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.MonkeyPatch.context() as mp:
+        # The adapter card records the checkout's commit; other commits to a shared checkout between the run
+        # and its resume would change the card, and so every stage after it, for no reason of this test's.
+        mp.setattr("selfalign.engine.loader.git_state", lambda: {"commit": "fixed", "dirty": False})
+        run_pipeline(path, root / "run", progress=False)
+        yield path, root / "run"
+
+
+def test_two_seeds_train_two_adapters_and_each_dpo_starts_from_its_own_sft(seeded):
+    _, run = seeded
+    assert list(_statuses(run)) == ["instructions", "split", "responses", "critique", "sft-s0", "sft-s1",
+                                    "pairs-s0", "dpo-s0", "pairs-s1", "dpo-s1", "evaluate"]  # fmt: skip
+    weights = [(run / s / "adapter" / "adapter_model.safetensors").read_bytes() for s in ("sft-s0", "sft-s1")]
+    assert weights[0] != weights[1]
+    for s, seed in (("sft-s0", 0), ("sft-s1", 1), ("dpo-s1", 0)):
+        config = json.loads((run / s / "manifest.json").read_text())["config"]
+        assert config["seed"] == seed and config["seeds"] is None, s
+    assert (run / "sft-s0" / "sft.jsonl").read_bytes() == (run / "sft-s1" / "sft.jsonl").read_bytes()
+    start = json.loads((run / "dpo-s1" / "manifest.json").read_text())["inputs"]["sft_adapter"]
+    assert Path(start).parent.name == "sft-s1"
+    assert json.loads((run / "pairs-s1" / "manifest.json").read_text()) != {}
+    results = json.loads((run / "evaluate" / "results.json").read_text())
+    assert {"sft-s0", "sft-s1", "dpo-s0", "dpo-s1"} <= set(results["conditions"])
+
+
+def test_the_headline_pools_the_seeds_against_the_stronger_base(seeded):
+    from selfalign.evaluate.across import compare_runs
+
+    _, run = seeded
+    h = json.loads((run / "evaluate" / "results.json").read_text())["headline"]
+    base = h["stronger_base"]
+    lead = {(e["group"], e["subset"]): e for e in h["pooled"]}
+    assert {g for g, _ in lead} == {"sft", "dpo"}
+    e = lead[("sft", "all")]
+    assert e["seeds"] == ["sft-s0", "sft-s1"] and e["pooled"]["policies"] == 2
+    items = _items(run)
+    ids = sorted(items[base])
+    mean = sum((items["sft-s0"][i] + items["sft-s1"][i]) / 2 - items[base][i] for i in ids) / len(ids)
+    assert e["n"] == len(ids) and e["pooled"]["lift"] == pytest.approx(mean)
+    assert [c["policy"] for c in e["comparisons"]] == ["sft-s0", "sft-s1"]
+    assert e["pooled"]["ci_low"] <= e["pooled"]["lift"] <= e["pooled"]["ci_high"]
+    # One implementation: selfalign compare on the same run gives the same pooled figures.
+    again = compare_runs(f"{run}:{base}", [f"{run}:sft-s0", f"{run}:sft-s1"], n_boot=200)
+    assert again["pooled"]["lift"] == pytest.approx(e["pooled"]["lift"])
+    assert again["across_policies"] == e["across_policies"]
+    assert [c["p_bh"] for c in again["comparisons"]] == pytest.approx([c["p_bh"] for c in e["comparisons"]])
+
+
+def test_the_report_and_markdown_lead_with_the_pooled_result(seeded):
+    from selfalign.report.markdown import results_markdown
+
+    _, run = seeded
+    html = (run / "report.html").read_text()
+    assert html.index("Headline: seeds pooled") < html.index("Each seed against") < html.index(
+        "Each condition on its own")  # fmt: skip
+    md = results_markdown(run)
+    head = md[md.index("## Headline") : md.index("## Conditions")]
+    assert "2 seeds pooled" in head and head.index("| sft | 2 | all |") < head.index("| sft | all | sft-s0 |")
+    assert head.index("| sft | all | sft-s1 |") < head.index("Each condition on its own")
+    assert "| sft-s1 |" in md[md.index("## Per round") :]  # each seed's row in the per-round table
+
+
+def test_a_removed_seed_stage_is_retrained_alone_and_identically(seeded):
+    config, run = seeded
+    before = (run / "sft-s1" / "adapter" / "adapter_model.safetensors").read_bytes()
+    results = (run / "evaluate" / "results.json").read_bytes()
+    shutil.rmtree(run / "sft-s1")
+    run_pipeline(config, run, progress=False)
+    status = _statuses(run)
+    assert status["sft-s1"] == "done"
+    assert {s for n, s in status.items() if n != "sft-s1"} == {"cached"}  # the same adapter: nothing after
+    assert (run / "sft-s1" / "adapter" / "adapter_model.safetensors").read_bytes() == before
+    assert (run / "evaluate" / "results.json").read_bytes() == results

@@ -1,12 +1,14 @@
-"""Policies from several runs on the same held-out items: each against a baseline, and all of them pooled.
+"""Several draws of one method on the same held-out items: each against a baseline, and all of them pooled.
 
 A single training draw can carry or erase a lift (docs/RESULTS.md, runs 6, 9, 10: one recipe, three SFT
-seeds, +4.5 / +0.9 / +2.4 points). ``selfalign compare`` reads ``evaluate/items.jsonl`` of each run and
-reports (a) every policy against the baseline, exact McNemar with Benjamini-Hochberg over the policies, and
-(b) the policies pooled as draws of one method: the per-item mean pass over the policies minus the
-baseline's, with a paired bootstrap interval and a sign-flip permutation test over items (given these
-draws), beside the spread of the per-policy lifts and a one-sample t test across them (the draws as the
-sample: what another seed would give).
+seeds, +4.5 / +0.9 / +2.4 points). :func:`pool` is the one implementation of the pooled statistics: (a) every
+policy against the baseline, exact McNemar with Benjamini-Hochberg over the policies, and (b) the policies
+pooled as draws of one method: the per-item mean pass over the policies minus the baseline's, with an
+interval over items and draws (``stats.two_way_bootstrap_lift``) beside the items-only one (given these
+draws), a sign-flip permutation test over items, and the spread of the per-policy lifts with a one-sample t
+test across them (the draws as the sample: what another seed would give). The evaluate stage pools the
+seeds of one run with it (``evaluate.headline``); ``selfalign compare`` pools policies of several runs,
+reading ``evaluate/items.jsonl`` of each (:func:`compare_runs`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from scipy import stats as sps
 
 from selfalign.data.jsonl import iter_jsonl
 from selfalign.errors import ConfigError, DataError
-from selfalign.evaluate.stats import benjamini_hochberg, compare, paired_bootstrap_lift
+from selfalign.evaluate.stats import (
+    benjamini_hochberg,
+    compare,
+    paired_bootstrap_lift,
+    two_way_bootstrap_lift,
+)
 from selfalign.report.markdown import md_table
 
 ITEMS = Path("evaluate") / "items.jsonl"
@@ -96,31 +103,28 @@ def sign_flip_p(diff: np.ndarray, n_perm: int = 20000, seed: int = 0) -> float:
     return (1 + hits) / (1 + n_perm)
 
 
-def compare_runs(
-    baseline: str, policies: list[str], *, n_boot: int = 2000, seed: int = 0, confidence: float = 0.95,
-    alpha: float = 0.05, n_perm: int = 20000,
+def pool(
+    base: list[bool], policies: dict[str, list[bool]], baseline: str, *, n_boot: int = 2000, seed: int = 0,
+    confidence: float = 0.95, alpha: float = 0.05, n_perm: int = 20000,
 ) -> dict[str, Any]:  # fmt: skip
-    """Every policy against the baseline on the same items, then all policies pooled (see module doc)."""
+    """Every policy (label -> outcomes on the same items as ``base``) against the baseline, then all pooled
+    (see the module doc). Pure: no I/O."""
     if not policies:
-        raise ConfigError("compare: name at least one policy as RUN_DIR:CONDITION")
-    base = load_outcomes(baseline)
-    loaded = [load_outcomes(p) for p in policies]
-    for o in loaded:
-        _same_items(base, o)
-    ids = sorted(base.passed)
-    a = [base.passed[i] for i in ids]
+        raise ValueError("pool: at least one policy")
     rows = []
-    for o in loaded:
-        c = compare(a, [o.passed[i] for i in ids], baseline, o.label, confidence=confidence, n_boot=n_boot,
-                    seed=seed, exact=True)  # fmt: skip
-        rows.append({**c, "policy": o.label, "p_value": c["mcnemar"]["p_value"]})
+    for label, passed in policies.items():
+        c = compare(base, passed, baseline, label, confidence=confidence, n_boot=n_boot, seed=seed,
+                    exact=True)  # fmt: skip
+        rows.append({**c, "policy": label, "p_value": c["mcnemar"]["p_value"]})
     _, adjusted = benjamini_hochberg([r["p_value"] for r in rows], alpha)
     for r, q in zip(rows, adjusted, strict=True):
         r["p_bh"] = q
-    mean_pass = np.array([[o.passed[i] for i in ids] for o in loaded], dtype=np.float64).mean(axis=0)
-    lift, low, high = paired_bootstrap_lift(
-        a, list(mean_pass), n_boot=n_boot, confidence=confidence, seed=seed
+    outcomes = list(policies.values())
+    mean_pass = np.array(outcomes, dtype=np.float64).mean(axis=0)
+    _, items_low, items_high = paired_bootstrap_lift(
+        base, list(mean_pass), n_boot=n_boot, confidence=confidence, seed=seed
     )
+    lift, low, high = two_way_bootstrap_lift(base, outcomes, n_boot=n_boot, confidence=confidence, seed=seed)
     lifts = np.array([r["lift"]["estimate"] for r in rows])
     spread: dict[str, Any] = {"lifts": lifts.tolist(), "mean": float(lifts.mean())}
     if len(lifts) >= 2:
@@ -129,14 +133,35 @@ def compare_runs(
         if sd > 0:
             t = float(lifts.mean() / (sd / np.sqrt(len(lifts))))
             spread.update(t=t, df=len(lifts) - 1, p_value=float(2 * sps.t.sf(abs(t), len(lifts) - 1)))
-    diff = mean_pass - np.asarray(a, dtype=np.float64)
+    diff = mean_pass - np.asarray(base, dtype=np.float64)
     pooled = {
-        "policies": len(loaded), "mean_passed": float(mean_pass.sum()), "lift": lift, "ci_low": low,
-        "ci_high": high, "sign_flip_p": sign_flip_p(diff, n_perm, seed), "n_perm": n_perm,
+        "policies": len(rows), "mean_passed": float(mean_pass.sum()), "lift": lift, "ci_low": low,
+        "ci_high": high, "items_ci_low": items_low, "items_ci_high": items_high,
+        "sign_flip_p": sign_flip_p(diff, n_perm, seed), "n_perm": n_perm,
     }  # fmt: skip
-    return {"n": len(ids), "baseline": baseline, "baseline_passed": sum(a), "comparisons": rows,
+    return {"n": len(base), "baseline": baseline, "baseline_passed": int(sum(base)), "comparisons": rows,
             "pooled": pooled, "across_policies": spread, "confidence": confidence,
             "test": "exact McNemar per policy, Benjamini-Hochberg over the policies"}  # fmt: skip
+
+
+def compare_runs(
+    baseline: str, policies: list[str], *, n_boot: int = 2000, seed: int = 0, confidence: float = 0.95,
+    alpha: float = 0.05, n_perm: int = 20000,
+) -> dict[str, Any]:  # fmt: skip
+    """Every policy (``RUN_DIR:CONDITION``) against the baseline on the same items, then pooled (``pool``)."""
+    if not policies:
+        raise ConfigError("compare: name at least one policy as RUN_DIR:CONDITION")
+    base = load_outcomes(baseline)
+    loaded = [load_outcomes(p) for p in policies]
+    for o in loaded:
+        _same_items(base, o)
+    ids = sorted(base.passed)
+    labels = [o.label for o in loaded]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"compare: {sorted({x for x in labels if labels.count(x) > 1})[0]} named twice")
+    outcomes = {o.label: [o.passed[i] for i in ids] for o in loaded}
+    return pool([base.passed[i] for i in ids], outcomes, baseline, n_boot=n_boot, seed=seed,
+                confidence=confidence, alpha=alpha, n_perm=n_perm)  # fmt: skip
 
 
 def _pts(x: float) -> str:
@@ -166,8 +191,11 @@ def markdown(res: dict[str, Any]) -> str:
     lines += [
         "",
         f"Pooled over the {p['policies']} policies (per-item mean pass − baseline): "
-        f"**{_pts(p['lift'])} pts [{_pts(p['ci_low'])}, {_pts(p['ci_high'])}]**, sign-flip permutation "
-        f"p = {p['sign_flip_p']:.2g} over items ({p['n_perm']} draws; given these policies).",
+        f"**{_pts(p['lift'])} pts [{_pts(p['ci_low'])}, {_pts(p['ci_high'])}]** (items and policies "
+        f"resampled; items only, given these policies: [{_pts(p['items_ci_low'])}, "
+        f"{_pts(p['items_ci_high'])}]), "
+        f"sign-flip permutation p = {p['sign_flip_p']:.2g} over items ({p['n_perm']} draws; given these "
+        "policies).",
     ]
     if "p_value" in s:
         lines.append(

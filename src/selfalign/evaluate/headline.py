@@ -1,6 +1,12 @@
-"""The headline comparison: each tuned condition against the *stronger* base condition, on every verifiable
-item and on the subsets that matter — items whose constraint types were never trained (generalisation),
-items of trained types, and items with two or three constraints.
+"""The headline: the tuned conditions against the *stronger* base condition, pooled over training seeds, on
+every verifiable item and on the subsets that matter — items whose constraint types were never trained
+(generalisation), items of trained types, items with two or three constraints, and (when the items say so,
+``wording: "unseen"``) items whose constraints are phrased in words training never used.
+
+The lead is ``pooled``: the seeds of one policy (``sft-s0, sft-s1, ...``, ``stages.seeds``) pooled by
+``evaluate.across.pool`` — the per-item mean pass over seeds minus the base, an interval over items and
+seeds, the across-seed t test, and each seed's exact McNemar with BH over the seeds. A single seed's number
+is never the headline: a policy trained once is a group of one, reported as such.
 
 Few-shot prompting is not always the stronger base (short solved examples can make answers shorter and fail
 length demands), so the base condition with the higher verifiable pass rate on these items is named per run
@@ -15,10 +21,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from selfalign.constraints import HELD_OUT_TYPES
+from selfalign.evaluate.across import pool
 from selfalign.evaluate.conditions import BASE_FEW_SHOT, BASE_ZERO_SHOT
 from selfalign.evaluate.stats import benjamini_hochberg, compare
+from selfalign.stages.seeds import seed_groups
 
 SUBSETS = ("all", "unseen_types", "seen_types", "multi_constraint")
+UNSEEN_WORDING = "unseen_wording"  # a subset only where the held-out items carry ``wording``
 LENGTH_BINS = (0, 10, 20, 40, 60, 80, 100, 150)  # words; the last bin is open-ended
 
 
@@ -26,9 +35,11 @@ def _types(rec: dict[str, Any]) -> set[str]:
     return {c["type"] for c in rec["checks"]}
 
 
-def subset_of(name: str, rec: dict[str, Any]) -> bool:
-    """Whether a verifiable record belongs to a headline subset."""
+def subset_of(name: str, rec: dict[str, Any], unseen_wording: frozenset[str] = frozenset()) -> bool:
+    """Whether a verifiable record belongs to a headline subset (``unseen_wording``: the ids so marked)."""
     types = _types(rec)
+    if name == UNSEEN_WORDING:
+        return rec["id"] in unseen_wording
     if name == "all":
         return True
     if name == "unseen_types":
@@ -37,7 +48,7 @@ def subset_of(name: str, rec: dict[str, Any]) -> bool:
         return bool(types) and not types & HELD_OUT_TYPES
     if name == "multi_constraint":
         return len(rec["checks"]) >= 2
-    raise ValueError(f"unknown subset {name!r}; known: {', '.join(SUBSETS)}")
+    raise ValueError(f"unknown subset {name!r}; known: {', '.join((*SUBSETS, UNSEEN_WORDING))}")
 
 
 def stronger_base(records: dict[str, list[dict[str, Any]]]) -> str | None:
@@ -60,6 +71,33 @@ def length_histogram(outputs: Sequence[str]) -> dict[str, int]:
     return hist
 
 
+def _tuned(records: dict[str, list[dict[str, Any]]]) -> list[str]:
+    return [n for n in records if n not in (BASE_FEW_SHOT, BASE_ZERO_SHOT)]
+
+
+def _in_subset(ref: list[dict[str, Any]], sub: str, unseen: frozenset[str]) -> list[int]:
+    """Indices of the verifiable records of ``sub``."""
+    return [i for i, r in enumerate(ref) if r["passed"] is not None and subset_of(sub, r, unseen)]
+
+
+def pooled(
+    records: dict[str, list[dict[str, Any]]], base: str, subsets: Sequence[str], unseen: frozenset[str],
+    opts: dict[str, Any],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Each policy's seeds pooled against the stronger base, per subset (``evaluate.across.pool``)."""
+    ref = records[base]
+    out = []
+    for group, members in seed_groups(_tuned(records)).items():
+        for sub in subsets:
+            idx = _in_subset(ref, sub, unseen)
+            if not idx:
+                continue
+            seeds = {m: [bool(records[m][i]["passed"]) for i in idx] for m in members}
+            res = pool([bool(ref[i]["passed"]) for i in idx], seeds, base, **opts)
+            out.append({"group": group, "subset": sub, "seeds": members, **res})
+    return out
+
+
 def headline(
     records: dict[str, list[dict[str, Any]]],
     stop_reasons: dict[str, Sequence[str]],
@@ -68,9 +106,13 @@ def headline(
     seed: int = 0,
     confidence: float = 0.95,
     alpha: float = 0.05,
+    unseen_wording: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Stronger base, per-condition stop rate and lengths, and every tuned condition vs the stronger base."""
+    """Stronger base, per-condition stop rate and lengths, the seeds of each policy pooled against the
+    stronger base (the lead), and every tuned condition against it on its own."""
     base = stronger_base(records)
+    unseen = frozenset(unseen_wording)
+    subsets = (*SUBSETS, UNSEEN_WORDING) if unseen else SUBSETS
     conditions: dict[str, Any] = {}
     for name, recs in records.items():
         reasons = list(stop_reasons.get(name, []))
@@ -83,11 +125,10 @@ def headline(
     comparisons: list[dict[str, Any]] = []
     if base is not None:
         ref = records[base]
-        for name, recs in records.items():
-            if name in (BASE_FEW_SHOT, BASE_ZERO_SHOT):
-                continue
-            for sub in SUBSETS:
-                idx = [i for i, r in enumerate(ref) if r["passed"] is not None and subset_of(sub, r)]
+        for name in _tuned(records):
+            recs = records[name]
+            for sub in subsets:
+                idx = _in_subset(ref, sub, unseen)
                 if not idx:
                     continue
                 a = [bool(ref[i]["passed"]) for i in idx]
@@ -101,10 +142,14 @@ def headline(
         for c, rej, q in zip(comparisons, rejected, adjusted, strict=True):
             c["p_bh"], c["significant"] = q, rej
     verifiable = [r for r in records[base] if r["passed"] is not None] if base else []
+    opts = {"n_boot": n_boot, "seed": seed, "confidence": confidence, "alpha": alpha}
     return {
         "stronger_base": base,
-        "subsets": {s: sum(subset_of(s, r) for r in verifiable) for s in SUBSETS},
+        "subsets": {s: sum(subset_of(s, r, unseen) for r in verifiable) for s in subsets},
         "conditions": conditions,
+        "pooled": pooled(records, base, subsets, unseen, opts) if base else [],
+        "pooled_test": "per-item mean pass over seeds - stronger base; interval over items and seeds; "
+        "one-sample t across the seeds' lifts; exact McNemar per seed, Benjamini-Hochberg over the seeds",
         "comparisons": comparisons,
         "test": "exact McNemar, Benjamini-Hochberg over every condition x subset",
     }

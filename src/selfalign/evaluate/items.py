@@ -1,7 +1,9 @@
 """Held-out evaluation items: read and check a JSONL file of tasks every condition answers.
 
 A record needs ``id``, ``instruction`` (or ``text``), ``category``; ``constraints`` is optional. An item
-with constraints is scored by code; one without is open-ended and scored by the critic.
+with constraints is scored by code; one without is open-ended and scored by the critic. ``wording``
+(optional, e.g. ``"unseen"``: its constraints are phrased in words training never used) puts the item in the
+headline's wording subset.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class HeldOutItem:
     instruction: str
     category: str
     constraints: list[dict[str, Any]] = field(default_factory=list)
+    wording: str | None = None  # "unseen": constraints phrased in words training never used
 
     @property
     def verifiable(self) -> bool:
@@ -43,7 +46,10 @@ def item_from_record(rec: dict[str, Any], path: PathLike = "<item>", line: int =
     category = _text(rec, "category", path, line)
     raw = rec.get("constraints")
     constraints = [] if raw is None else validate_constraints(raw, str(path), line, "constraints")
-    return HeldOutItem(item_id, instruction.strip(), category, constraints)
+    wording = rec.get("wording")
+    if wording is not None and not isinstance(wording, str):
+        raise DataError(path, line, "wording", f"expected a string such as \"unseen\", got {wording!r}")
+    return HeldOutItem(item_id, instruction.strip(), category, constraints, wording)
 
 
 T = TypeVar("T")

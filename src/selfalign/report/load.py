@@ -96,10 +96,11 @@ class Run:
     stages: list[Stage]
 
     def find(self, prefix: str) -> list[Stage]:
-        """Stages whose name or dir is ``prefix`` or a round of it (``dpo``, ``dpo-r2``, ...), in order."""
+        """Stages whose name or dir is ``prefix`` or a round or seed of it (``dpo``, ``dpo-r2``, ``dpo-s1``,
+        ...), in order."""
 
         def hit(label: str) -> bool:
-            return label == prefix or label.startswith(prefix + "-r")
+            return label == prefix or label.startswith((prefix + "-r", prefix + "-s"))
 
         return [s for s in self.stages if hit(s.name) or hit(s.dir.name)]
 

@@ -1,7 +1,8 @@
 """A run's measured results as Markdown tables (``selfalign report RUN_DIR --markdown FILE``).
 
-For docs and papers: the headline comparison (every tuned condition against the stronger base, on all,
-unseen-type, seen-type and multi-constraint items), the conditions with IFEval's four numbers, stop rates
+For docs and papers: the headline (each policy's seeds pooled against the stronger base, then each seed,
+then every tuned condition on its own, on all, unseen-type, seen-type, multi-constraint and, where the items
+say so, unseen-wording items), the conditions with IFEval's four numbers, stop rates
 and length histograms, pass rate per constraint type, the per-round curve with each round's reference
 policy, the rejection sampler's yield per type, and wall time per stage. Everything is read from the run's
 files; nothing is recomputed except formatting.
@@ -16,8 +17,10 @@ from typing import Any
 
 from selfalign.constraints import passes_all
 from selfalign.errors import DataError
+from selfalign.report import pooled
 from selfalign.report.load import Run, load_run, read_object
 from selfalign.report.sections_steer import FLUENCY_HEADERS, SIDES, fluency_rows, steer_metrics, yield_rows
+from selfalign.stages.seeds import SEED_SUFFIX
 
 
 def _pct(x: float | None) -> str:
@@ -48,6 +51,21 @@ def _results(run: Run) -> dict[str, Any]:
     return read_object(path)
 
 
+def pooled_section(h: dict[str, Any]) -> str:
+    """The lead: each policy's seeds pooled against the stronger base, then each seed's row."""
+    rows = pooled.pooled_rows(h)
+    if not rows:
+        return ""
+    lead = pooled.lead_sentence(h)
+    return (
+        (f"**{lead}**\n\n" if lead else "")
+        + md_table(pooled.POOLED_HEAD, rows)
+        + "\n\nEach seed against the stronger base:\n\n"
+        + md_table(pooled.SEED_HEAD, pooled.seed_rows(h))
+        + f"\n\n{pooled.NOTE}\n\nEach condition on its own:\n\n"
+    )
+
+
 def headline_section(res: dict[str, Any]) -> str:
     h = res.get("headline")
     if not h or not h.get("comparisons"):
@@ -66,7 +84,7 @@ def headline_section(res: dict[str, Any]) -> str:
                      f"{c['cohens_h']:+.2f}", verdict])  # fmt: skip
     head = (f"Stronger base condition on these items: **{h['stronger_base']}**. Pass = every constraint of "
             f"the item passes (prompt level, strict). Test: {h['test']}.\n\n")  # fmt: skip
-    return head + md_table(
+    return head + pooled_section(h) + md_table(
         ["condition", "items", "n", f"{h['stronger_base']} % [CI]", "condition % [CI]", "lift pts [CI]",
          "wins/losses", "exact p", "BH q", "Cohen's h", "verdict"],
         rows,
@@ -113,7 +131,11 @@ def types_section(res: dict[str, Any]) -> str:
 def _sampler_rate(run: Run, label: str) -> float | None:
     """The pass rate of the samples a policy was trained from: its responses (SFT rounds) or pairs (DPO)."""
     kind = ("sft", "responses") if label.startswith("sft") else ("dpo", "pairs")
-    st = next((s for s in run.stages if s.label == label.replace(*kind, 1)), None)
+    source = label.replace(*kind, 1)
+    m = SEED_SUFFIX.match(source)
+    # A seed's round-1 SFT trained on the shared responses; DPO seeds of one SFT share its pairs.
+    names = [source, m["group"]] if m else [source]
+    st = next((s for n in names for s in run.stages if s.label == n), None)
     metrics = (_stage_manifest(st.dir).get("metrics") or {}) if st else {}
     if "policy_pass_rate" in metrics:
         return metrics["policy_pass_rate"]
@@ -126,7 +148,7 @@ def rounds_section(run: Run, res: dict[str, Any]) -> str:
     conds = res["conditions"]
     for st in run.stages:
         label = st.label
-        if not (label == "sft" or label.startswith(("sft-r", "dpo"))):
+        if not (label == "sft" or label.startswith(("sft-", "dpo"))):
             continue
         m = _stage_manifest(st.dir)
         # DPO starts from, and is anchored to, the adapter it was given (see stages/dpo.py); every SFT

@@ -7,7 +7,7 @@ from typing import Any
 
 from selfalign.errors import DataError
 from selfalign.evaluate.table import verdict
-from selfalign.report import plots
+from selfalign.report import plots, pooled
 from selfalign.report.html import esc, fmt, img, not_run, pct, section, table
 from selfalign.report.load import Run, read_object
 from selfalign.report.samples import samples
@@ -150,8 +150,24 @@ def _lengths(items: list[dict[str, Any]], order: list[str]) -> str:
     )
 
 
+def _pooled(h: dict[str, Any]) -> str:
+    """The lead: each policy's seeds pooled against the stronger base, then each seed's own row."""
+    rows = pooled.pooled_rows(h)
+    if not rows:
+        return ""
+    lead = pooled.lead_sentence(h)
+    return (
+        f"<h3>Headline: seeds pooled against the stronger base condition, {esc(h['stronger_base'])}</h3>"
+        + (f"<p><b>{esc(lead)}</b></p>" if lead else "")
+        + table(pooled.POOLED_HEAD, [[esc(c) for c in r] for r in rows])
+        + "<h3>Each seed against the stronger base</h3>"
+        + table(pooled.SEED_HEAD, [[esc(c) for c in r] for r in pooled.seed_rows(h)])
+        + f'<p class="muted">{esc(pooled.NOTE)}</p>'
+    )
+
+
 def _headline(res: dict[str, Any]) -> str:
-    """Every tuned condition against the stronger base, per subset (``evaluate.headline``)."""
+    """The pooled lead, then every tuned condition against the stronger base, per subset."""
     h = res.get("headline")
     if not isinstance(h, dict) or not h.get("comparisons"):
         return ""
@@ -168,10 +184,12 @@ def _headline(res: dict[str, Any]) -> str:
     head = ["condition", "items", "n", "stronger base", "condition", "lift pp [CI]", "exact p", "BH q",
             "Cohen's h", "verdict"]  # fmt: skip
     return (
-        f"<h3>Against the stronger base condition: {esc(h['stronger_base'])}</h3>"
+        _pooled(h)
+        + f"<h3>Each condition on its own against the stronger base condition: {esc(h['stronger_base'])}</h3>"
         + table(head, rows)
         + '<p class="muted">unseen_types: every constraint of the item is of a type never used in training; '
-        "multi_constraint: two or three constraints. Exact McNemar; BH over every condition × subset.</p>"
+        "multi_constraint: two or three constraints; unseen_wording: constraints phrased in words training "
+        "never used. Exact McNemar; BH over every condition × subset.</p>"
         + "<h3>Stop rate (EOS or the end marker before the token limit)</h3>"
         + table(["condition", "stop rate"], stops)
     )

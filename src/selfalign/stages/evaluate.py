@@ -1,9 +1,11 @@
 """Stage ``evaluate``: every condition answers the same held-out items; verifiable checks and a critic score
 them; paired statistics compare each condition with base few-shot.
 
-Inputs: ``heldout`` (JSONL of items: id, instruction|text, category, optional constraints) and any number
-of adapters as ``adapter:<name>`` (a PEFT adapter dir; the pipeline passes ``adapter:sft``,
-``adapter:dpo``, ...), plus ``config.adapters``. Outputs: ``items.jsonl`` (every output with its checks
+Inputs: ``heldout`` (JSONL of items: id, instruction|text, category, optional constraints and wording) and
+any number of adapters as ``adapter:<name>`` (a PEFT adapter dir; the pipeline passes ``adapter:sft``,
+``adapter:dpo``, ... and, with several seeds, ``adapter:sft-s0``, ``adapter:sft-s1``, ...), plus
+``config.adapters``. Every seed's policy answers the same items, greedy and never steered; the headline pools
+each policy's seeds (``evaluate.headline``). Outputs: ``items.jsonl`` (every output with its checks
 and judge verdict), ``results.json`` (rates, intervals, tests, memory) and the manifest.
 """
 
@@ -122,9 +124,11 @@ def run(ctx: StageContext) -> StageResult:
         name: {r: sum(g.stop_reason == r for g in gs) for r in ("stop", "eos", "length")}
         for name, gs in gens.items()
     }
+    # The lead: each policy's seeds (sft-s0, sft-s1, ...) pooled against the stronger base.
     results["headline"] = headline(
         records, {name: [g.stop_reason for g in gs] for name, gs in gens.items()},
         n_boot=cfg.n_boot, seed=cfg.seed, confidence=cfg.confidence, alpha=cfg.alpha,
+        unseen_wording=[it.id for it in items if it.wording == "unseen"],
     )  # fmt: skip
     outputs, n, tokens = write_outputs(ctx, records, results, gens)
     counts = {"items": len(items), "conditions": len(conditions), "records": n}

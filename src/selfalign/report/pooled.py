@@ -1,0 +1,91 @@
+"""The pooled headline's tables as plain-text cells, shared by the HTML report and the Markdown one.
+
+Read from ``results.json`` → ``headline.pooled`` (``evaluate.headline``): one entry per policy × subset with
+the seeds pooled (``evaluate.across.pool``). The first table is the lead (pooled lift, interval over items and
+seeds, across-seed t test); the second gives each seed's own row (exact McNemar, BH over the seeds).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+POOLED_HEAD = ["policy", "seeds", "items", "n", "base %", "mean pass over seeds %", "pooled lift pts [CI]",
+               "items-only CI", "across seeds", "sign-flip p"]  # fmt: skip
+SEED_HEAD = ["policy", "items", "seed", "pass %", "lift pts [CI]", "wins/losses", "exact p", "BH q (seeds)"]
+
+
+def _pts(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def _ci(lo: float, hi: float) -> str:
+    return f"[{_pts(lo)}, {_pts(hi)}]"
+
+
+def _p(x: float | None) -> str:
+    return "–" if x is None else f"{x:.2g}"
+
+
+def entries(headline: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The pooled entries of a results.json headline; empty for a run evaluated before seeds were pooled."""
+    if not isinstance(headline, dict):
+        return []
+    found = headline.get("pooled")
+    return found if isinstance(found, list) else []
+
+
+def across(entry: dict[str, Any]) -> str:
+    """The across-seed one-sample t test, or why there is none."""
+    s = entry["across_policies"]
+    k = entry["pooled"]["policies"]
+    if k < 2:
+        return "– (1 seed: one training draw)"
+    if "p_value" not in s:
+        return f"– (every seed's lift {_pts(s['mean'])})"
+    return f"t({s['df']}) = {s['t']:.2f}, p = {_p(s['p_value'])}"
+
+
+def pooled_rows(headline: dict[str, Any] | None) -> list[list[str]]:
+    rows = []
+    for e in entries(headline):
+        p, n = e["pooled"], e["n"]
+        rows.append([e["group"], str(p["policies"]), e["subset"], str(n),
+                     f"{100 * e['baseline_passed'] / n:.1f}", f"{100 * p['mean_passed'] / n:.1f}",
+                     f"{_pts(p['lift'])} {_ci(p['ci_low'], p['ci_high'])}",
+                     _ci(p["items_ci_low"], p["items_ci_high"]), across(e),
+                     _p(p["sign_flip_p"])])  # fmt: skip
+    return rows
+
+
+def seed_rows(headline: dict[str, Any] | None) -> list[list[str]]:
+    rows = []
+    for e in entries(headline):
+        for c in e["comparisons"]:
+            lift, m = c["lift"], c["mcnemar"]
+            rows.append([e["group"], e["subset"], c["policy"], f"{100 * c['b']['rate']:.1f}",
+                         f"{_pts(lift['estimate'])} {_ci(lift['ci_low'], lift['ci_high'])}",
+                         f"{m['b10']}/{m['b01']}", _p(c["p_value"]), _p(c["p_bh"])])  # fmt: skip
+    return rows
+
+
+def lead_sentence(headline: dict[str, Any] | None) -> str | None:
+    """One sentence for the top of a report: the first policy's pooled lift on all items, or None."""
+    lead = [e for e in entries(headline) if e["subset"] == "all"]
+    if not lead:
+        return None
+    e = lead[0]
+    p = e["pooled"]
+    k = p["policies"]
+    seeds = f"{k} seeds pooled" if k > 1 else "one seed only: a single training draw, not seed-robust"
+    return (f"{e['group']} vs {e['baseline']} on {e['n']} verifiable held-out items ({seeds}): "
+            f"{_pts(p['lift'])} pts {_ci(p['ci_low'], p['ci_high'])} over items and seeds; "
+            f"across seeds {across(e)}.")  # fmt: skip
+
+
+NOTE = ("Pooled lift = per-item mean pass over a policy's seeds minus the stronger base, with a percentile "
+        "interval that resamples items and seeds (pigeonhole bootstrap) and the items-only one given these "
+        "seeds; across seeds = one-sample t test of the seeds' lifts (the seeds as the sample); sign-flip "
+        "p = permutation test over items. Each seed: exact McNemar against the stronger base, "
+        "Benjamini-Hochberg over the policy's seeds within the subset. unseen_types: every constraint of a "
+        "type never trained; multi_constraint: two or three constraints; unseen_wording: constraints "
+        "phrased in words training never used.")  # fmt: skip
