@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, table, timed
 from selfalign.engine import Engine, GenParams, ModelSpec
-from selfalign.engine.generate import left_pad
+from selfalign.engine.batch import left_pad
 from selfalign.prompts import pools
 from selfalign.prompts.builders import response_prompt
 from selfalign.prompts.format import get_format

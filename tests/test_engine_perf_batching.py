@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from selfalign.engine import GenParams
-from selfalign.engine import engine as engine_mod
-from selfalign.engine.engine import halving_on_oom
+from selfalign.engine import torch_backend as engine_mod
+from selfalign.engine.torch_backend import halving_on_oom
 
 
 def test_halving_splits_until_it_fits_and_keeps_order():
@@ -37,10 +37,10 @@ def test_generate_under_fake_oom_equals_normal_generate(tiny_engine, monkeypatch
     want = [(g.raw, g.stop_reason, g.seed) for g in tiny_engine.generate(prompts, params)]
     real = engine_mod.generate_batch
 
-    def tight(model, guard, encoded, *rest):
+    def tight(model, guard, encoded, *rest, **kw):
         if len(encoded) > 2:
             raise torch.OutOfMemoryError("fake: batch too large")
-        return real(model, guard, encoded, *rest)
+        return real(model, guard, encoded, *rest, **kw)
 
     monkeypatch.setattr(engine_mod, "generate_batch", tight)
     got = [(g.raw, g.stop_reason, g.seed) for g in tiny_engine.generate(prompts, params)]

@@ -8,7 +8,8 @@ import torch
 from transformers import GenerationConfig, LogitsProcessorList
 
 from selfalign.engine import GenParams
-from selfalign.engine.generate import RowSampler, StopStrings, decode, left_pad, plan_rows
+from selfalign.engine.batch import left_pad
+from selfalign.engine.generate import RowSampler, StopStrings, decode, plan_rows
 
 PROMPTS = ["Instruction: Name a colour.\nResponse:", "Hello", "A longer prompt that pads the batch here"]
 
@@ -30,10 +31,10 @@ def _hf(engine, params: GenParams, seeds):
 
 
 def _ours(engine, params: GenParams, seeds, stops=()):
-    ids, mask, width = _batch(engine)
-    stopper = StopStrings(engine.guard, stops, width, set(), len(PROMPTS))
+    stopper = StopStrings(engine.guard, stops, 0, set(), len(PROMPTS))
+    encoded = [engine.guard.encode(p) for p in PROMPTS]
     with torch.inference_mode():
-        return decode(engine.model, ids, mask, seeds, params, stopper), stopper
+        return decode(engine.model, encoded, seeds, params, stopper, engine.pad_id, refill=False), stopper
 
 
 def test_greedy_and_sampled_decode_equal_hf_generate(tiny_engine):

@@ -5,8 +5,9 @@
 returns, provenance. A backend owns the token-id work only: it receives the guard's ids and returns
 generated ids (cut by the shared :func:`~selfalign.engine.generate.finish`) or option log-probs.
 
-``torch`` is the code in ``generate.py`` / ``scoring.py`` (the reference; ``Engine.backend is None``);
-``vllm`` is :mod:`selfalign.engine.vllm_backend`, imported only when chosen.
+``torch`` is :mod:`selfalign.engine.torch_backend` (the reference, always present as ``Engine.torch``;
+``Engine.backend is None`` when it runs both primitives); ``vllm`` is :mod:`selfalign.engine.vllm_backend`,
+imported only when chosen. Neither imports the engine (tests/test_engine_seam.py).
 """
 
 from __future__ import annotations
@@ -73,6 +74,17 @@ def scores_on_backend(spec: BackendSpec, device: str) -> bool:
     from selfalign.engine.autopick import plan
 
     return plan(spec, device).pick("scoring") == "vllm"
+
+
+class ModelHost(Protocol):
+    """What a backend may read of the engine that starts it (typed structurally: backends never import the
+    engine). ``model`` may be set to None by a backend that holds its own copy of the weights."""
+
+    model: Any
+    tokenizer: Any
+    guard: Any
+    provenance: dict[str, Any]
+    eos_ids: set[int]
 
 
 class Backend(Protocol):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,7 +18,8 @@ from transformers import (
     TopPLogitsWarper,
 )
 
-from selfalign.engine import head
+from selfalign.engine import head_shortlist
+from selfalign.engine.batch import Live, Stems, admit, merge
 from selfalign.engine.guards import Guard
 from selfalign.engine.types import Generation, GenParams, StopReason
 
@@ -28,6 +29,10 @@ def row_seed(seed: int, prompt: str, repeat: int) -> int:
     digest = hashlib.sha256(f"{seed}\x00{repeat}\x00{prompt}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
+
+# Refill when at least 1/REFILL_SHARE of the slots are free: each refill is one extra prefill call and one
+# copy of the batch's KV cache, so a few rows at a time rather than one.
+REFILL_SHARE = 8
 
 # Candidates examined for nucleus sampling before falling back to a full-vocabulary sort (exact either way).
 NUCLEUS_WINDOW = 1024
@@ -142,91 +147,92 @@ class StopStrings(StoppingCriteria):
 
 def decode(
     model: Any,
-    input_ids: torch.Tensor,
-    mask: torch.Tensor,
+    encoded: Sequence[list[int]],
     seeds: Sequence[int],
     params: GenParams,
     stopper: StopStrings,
+    pad_id: int,
+    *,
     tick: Callable[[int, int], None] | None = None,
+    steers: Sequence[Any | None] | None = None,
+    refill: bool = True,
+    stems: Stems | None = None,
 ) -> list[list[int]]:
-    """Greedy or per-row-sampled decoding that drops finished rows from the batch at every step.
+    """Greedy or per-row-sampled decoding of ``encoded`` (in that order) in ``params.batch_size`` slots.
 
-    ``model.generate`` keeps computing a row that has hit its stop string until the whole batch is done;
-    with stop strings and a long ``max_new_tokens`` most of a batch can be idle padding. Here each step
-    runs only the rows still going (their KV cache rows are selected, not recomputed). The per-step
-    processing is HF's: repetition penalty, then temperature / top-k / top-p, then a draw from the row's
-    own generator (so a row's sample never depends on its batch-mates), or argmax when greedy.
-    ``tick(rows finished, tokens)`` is called after every step (a run's progress view).
+    ``model.generate`` keeps computing a row that has hit its stop string until the whole batch is done.
+    Here a finished row leaves the batch at once (its KV rows are dropped, not recomputed) and, with
+    ``refill``, waiting prompts take the free slots (prefilled on their own, then merged in: ``batch.py``),
+    so the batch stays full until the queue is empty; without it a new batch starts only when the last one
+    is done (the engine before continuous batching). ``stems``: shared prefixes prefilled once.
+    The per-step processing is HF's: repetition penalty, then temperature / top-k / top-p, then a draw from
+    the row's own generator (so a row's sample never depends on its batch-mates), or argmax when greedy.
+    ``steers[r]`` (docs: /work/coord STEER_API) constrains row ``r``'s logits after the penalty; a row left
+    with no allowed token ends as ``dead_end``. ``tick(rows finished, tokens)`` runs after every step.
     """
-    device = input_ids.device
-    rows = list(range(input_ids.shape[0]))
-    gens: list[list[int]] = [[] for _ in rows]
+    device = next(model.parameters()).device
+    gens: list[list[int]] = [[] for _ in encoded]
+    if params.max_new_tokens <= 0 or not encoded:
+        return gens
     penalty = LogitsProcessorList()
     if params.repetition_penalty != 1.0:
         penalty.append(RepetitionPenaltyLogitsProcessor(params.repetition_penalty))
     sampler = RowSampler(seeds, params, device) if params.temperature > 0 else None
-    seqs, positions = input_ids, (mask.cumsum(-1) - 1).clamp(min=0)
-    logits, cache = prefill(model, input_ids, mask, positions)
-    for step in range(params.max_new_tokens):
-        scores = penalty(seqs, logits.float())
-        picks = sampler.pick(seqs, scores, rows) if sampler is not None else scores.argmax(dim=-1)
+    steered = steers is not None and any(s is not None for s in steers)
+    slots = max(1, params.batch_size)
+    queue = deque(range(len(encoded)))
+    live: Live | None = None
+    while True:
+        free = slots - (len(live.rows) if live is not None else 0)
+        if queue and (live is None or (refill and free >= max(1, slots // REFILL_SHARE))):
+            idx = [queue.popleft() for _ in range(min(free, len(queue)))]
+            part = admit(model, encoded, idx, pad_id, stems)
+            live = part if live is None else merge([live, part])
+        assert live is not None
+        rows = live.rows
+        # a proven pick from a cheaper head (head_shortlist), else the full head's logits: same tokens
+        picks = None if steered else head_shortlist.pick(live.logits, sampler, rows, NUCLEUS_WINDOW)
+        scores = penalty(live.seqs, live.logits.float()) if picks is None else live.logits
+        dead: set[int] = set()
+        if steered:
+            assert steers is not None
+            for i, r in enumerate(rows):
+                if steers[r] is not None:
+                    scores[i] = steers[r].constrain(gens[r], scores[i])
+                    if not bool(torch.isfinite(scores[i]).any()):
+                        dead.add(i)
+                        scores[i] = 0.0  # any pick: it is discarded, the row ends here
+        if picks is None:
+            picks = sampler.pick(live.seqs, scores, rows) if sampler is not None else scores.argmax(dim=-1)
         keep = []
         for i, (r, tok) in enumerate(zip(rows, picks.tolist(), strict=True)):
+            if i in dead:
+                stopper.length[r], stopper.reason[r] = len(gens[r]), "dead_end"
+                continue
             gens[r].append(tok)
-            if not stopper.update(r, gens[r][-stopper.window :], len(gens[r])):
+            if steered and steers[r] is not None:  # type: ignore[index]
+                steers[r].advance(tok)  # type: ignore[index]
+            if not stopper.update(r, gens[r][-stopper.window :], len(gens[r])) and (
+                len(gens[r]) < params.max_new_tokens
+            ):
                 keep.append(i)
-        last = not keep or step == params.max_new_tokens - 1
         if tick is not None:
-            tick(len(rows) if last else len(rows) - len(keep), len(rows))
-        if last:
-            break
-        seqs = torch.cat([seqs, picks.unsqueeze(1)], dim=1)
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-        positions = positions[:, -1:] + 1
+            tick(len(rows) - len(keep), len(rows) - len(dead))
+        if not keep:
+            live = None
+            if not queue:
+                return gens
+            continue
         step_ids = picks.unsqueeze(1)
         if len(keep) < len(rows):
-            sel = torch.tensor(keep, dtype=torch.long, device=device)
-            cache.batch_select_indices(sel)
-            seqs, mask, positions, step_ids = seqs[sel], mask[sel], positions[sel], step_ids[sel]
-            rows = [rows[i] for i in keep]
-        out = model(input_ids=step_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                    use_cache=True, logits_to_keep=head.last())  # fmt: skip
-        logits, cache = out.logits[:, -1, :], out.past_key_values
-    return gens
-
-
-def prefill(
-    model: Any, input_ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor
-) -> tuple[torch.Tensor, Any]:
-    """Last-position logits and KV cache of the prompts, each distinct prompt computed once.
-
-    Best-of-N repeats one prompt N times; its rows share one prompt pass and their cache rows are copies
-    (the causal prefix's keys and values do not depend on what is sampled after it).
-    """
-    uniq, inverse = torch.unique(input_ids, dim=0, return_inverse=True)
-    if len(uniq) == input_ids.shape[0]:
-        out = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                    logits_to_keep=head.last())  # fmt: skip
-        return out.logits[:, -1, :], out.past_key_values
-    first = torch.zeros(len(uniq), dtype=torch.long, device=input_ids.device)
-    first.scatter_reduce_(0, inverse, torch.arange(len(inverse), device=input_ids.device), "amin",
-                          include_self=False)  # fmt: skip
-    out = model(input_ids=input_ids[first], attention_mask=mask[first], position_ids=positions[first],
-                use_cache=True, logits_to_keep=head.last())  # fmt: skip
-    cache = out.past_key_values
-    cache.batch_select_indices(inverse)
-    return out.logits[inverse, -1, :], cache
-
-
-def left_pad(encoded: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token rows left-padded to one width (generation continues at the right edge), and their mask."""
-    width = max(len(ids) for ids in encoded)
-    input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(encoded), width), dtype=torch.long)
-    for i, ids in enumerate(encoded):
-        input_ids[i, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-        mask[i, width - len(ids) :] = 1
-    return input_ids, mask
+            step_ids = step_ids[torch.tensor(keep, dtype=torch.long, device=device)]
+            live.select(keep)
+        live.seqs = torch.cat([live.seqs, step_ids], dim=1)
+        live.mask = torch.cat([live.mask, torch.ones_like(live.mask[:, :1])], dim=1)
+        live.last_pos = live.last_pos + 1
+        live.logits, live.cache = head_shortlist.step(  # type: ignore[assignment]
+            model, params, input_ids=step_ids, attention_mask=live.mask, position_ids=live.last_pos,
+            past_key_values=live.cache, use_cache=True)  # fmt: skip
 
 
 def generate_batch(
@@ -238,16 +244,22 @@ def generate_batch(
     pad_id: int,
     eos_ids: set[int],
     tick: Callable[[int, int], None] | None = None,
+    *,
+    steers: Sequence[Any | None] | None = None,
+    refill: bool = True,
+    stems: Stems | None = None,
 ) -> list[Generation]:
-    """One left-padded batch through :func:`decode` (``tick``: see there)."""
-    device = next(model.parameters()).device
-    input_ids, mask = left_pad(encoded, pad_id)
-    width = input_ids.shape[1]
-    stopper = StopStrings(guard, params.stop, width, eos_ids, len(encoded))
+    """``encoded`` through :func:`decode` (in this order, ``params.batch_size`` at a time), each row's
+    :class:`Generation` in the same order."""
+    stopper = StopStrings(guard, params.stop, 0, eos_ids, len(encoded))
     with torch.inference_mode():
-        gens = decode(model, input_ids.to(device), mask.to(device), seeds, params, stopper, tick)
+        gens = decode(model, encoded, seeds, params, stopper, pad_id, tick=tick, steers=steers,
+                      refill=refill, stems=stems)  # fmt: skip
     rows = zip(encoded, gens, stopper.reason, stopper.length, seeds, strict=True)
-    return [finish(guard, ids, gen, why, n, params, seed, eos_ids) for ids, gen, why, n, seed in rows]
+    out = [finish(guard, ids, gen, why, n, params, seed, eos_ids) for ids, gen, why, n, seed in rows]
+    for g, steer in zip(out, steers or [], strict=False):
+        g.steered = steer is not None
+    return out
 
 
 def finish(

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-from selfalign.engine.types import GenParams
+from selfalign.engine.types import Generation, GenParams
 from selfalign.errors import ContaminationError
 
-if TYPE_CHECKING:
-    from selfalign.engine.engine import Engine
+
+class Probed(Protocol):
+    """What the probes need of the engine (typed structurally: this module never imports the engine)."""
+
+    guard: Any
+    provenance: dict[str, Any]
+
+    def generate(self, prompts: Sequence[str], params: GenParams = ...) -> list[Generation]: ...
 
 PROBES = (
     "The capital of France is",
@@ -17,7 +24,7 @@ PROBES = (
 )
 
 
-def run_sentinels(engine: Engine, max_new_tokens: int = 12) -> list[dict[str, Any]]:
+def run_sentinels(engine: Probed, max_new_tokens: int = 12) -> list[dict[str, Any]]:
     """Greedy completions of fixed probes; a round-trip mismatch or a control token in an output fails."""
     gens = engine.generate(list(PROBES), GenParams(max_new_tokens=max_new_tokens, temperature=0.0))
     results = []

@@ -21,19 +21,16 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from selfalign.config import stable_hash
 from selfalign.engine.autopick import plan
-from selfalign.engine.backend import BackendSpec, vllm_distribution
+from selfalign.engine.backend import BackendSpec, ModelHost, vllm_distribution
 from selfalign.engine.generate import finish
 from selfalign.engine.gguf_build import cache_dir
 from selfalign.engine.quiet import children_to_log, library_logger_to_log
 from selfalign.engine.types import Generation, GenParams, OptionScore
 from selfalign.errors import ModelRefError
-
-if TYPE_CHECKING:
-    from selfalign.engine.engine import Engine
 
 _MODEL_FILES = ("config.json", "generation_config.json")
 
@@ -41,7 +38,7 @@ _MODEL_FILES = ("config.json", "generation_config.json")
 
 SMALL_CPU = 4  # cores at most for which vLLM's CPU worker gets every core (no reserved scheduler core)
 
-def model_dir(engine: Engine) -> Path | str:
+def model_dir(engine: ModelHost) -> Path | str:
     """A directory vLLM can load: the engine's own weights and the guard's (template-free) tokenizer.
 
     Built once in the cache, keyed by the weights' sha256: weight files are symlinked from the loaded
@@ -89,7 +86,7 @@ class VllmBackend:
         self.loras: dict[str, Any] = {}
 
     @classmethod
-    def start(cls, engine: Engine, spec: BackendSpec) -> VllmBackend:
+    def start(cls, engine: ModelHost, spec: BackendSpec) -> VllmBackend:
         """Start vLLM on the engine's model. Where vLLM also scores (``scores_on_backend``: on CUDA by
         default) the torch weights are released first (except a model built in code, which is tiny): nothing
         uses them then, and on a GPU vLLM sizes its KV cache from the memory left free. Where scoring stays
