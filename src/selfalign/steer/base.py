@@ -46,6 +46,11 @@ class Part:
     def mask(self, row: Steer) -> torch.Tensor | None:
         return None
 
+    def push(self, row: Steer) -> torch.Tensor | None:
+        """A soft restriction (tokens that make progress under pressure): applied only where it leaves
+        some allowed token and never during another part's forced text."""
+        return None
+
     def risky(self, row: Steer) -> torch.Tensor | None:
         return None
 
@@ -66,6 +71,14 @@ class Part:
 
     def advance(self, row: Steer, token: int) -> None:
         """Called after the token's text was appended to ``row.text``."""
+
+    def wants_end(self, row: Steer) -> bool:
+        """This part leaves nothing more to write (a word cap reached): pressure to close the answer."""
+        return False
+
+    def busy(self, row: Steer) -> bool:
+        """Mid-construct (an open span): other parts' insertions wait until it is closed."""
+        return False
 
     def pending_words(self, row: Steer) -> int:
         """Words this part will still insert (a max_words cap keeps room for them)."""

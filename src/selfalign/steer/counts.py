@@ -22,16 +22,38 @@ class MaxWords(Part):
 
     kind = "mask"
 
+    def room(self, row: Steer) -> int:
+        # The part writing its insertion now has its words in the text already (or about to be).
+        pending = sum(q.pending_words(row) for q in row.parts if q is not row.force_owner)
+        return self.p["n"] - pending - len(words(row.text))
+
+    def wants_end(self, row: Steer) -> bool:
+        return self.room(row) <= 0
+
+    def must_end(self, row: Steer) -> bool:
+        return self.room(row) <= 0 and row.end_ok and row.forcing is None
+
     def mask(self, row: Steer) -> torch.Tensor:
         t = row.table
-        room = self.p["n"] - sum(q.pending_words(row) for q in row.parts) - len(words(row.text))
+        room = self.room(row)
         extra = t.n_words - (t.starts_word.long() if row.text[-1:].isalnum() or row.text[-1:] == "_" else 0)
         return extra <= room
 
 
 class MinWords(Part):
+    """The end waits for ``n`` words; when the steps left only just cover the missing words, only tokens
+    that start a new word (a space, then a word character) are allowed."""
+
     def can_end(self, row: Steer) -> bool:
         return len(words(row.text)) >= self.p["n"]
+
+    def push(self, row: Steer) -> torch.Tensor | None:
+        if row.steps_left > self.reserve(row) + 2:
+            return None
+        return row.table.feature("new_word", lambda s: bool(re.match(r" \w", s)))
+
+    def reserve(self, row: Steer) -> int:
+        return max(0, self.p["n"] - len(words(row.text)))
 
 
 class SentenceCount(Part):
@@ -61,6 +83,9 @@ class SentenceCount(Part):
 
     def reserve(self, row: Steer) -> int:
         return 4 * max(0, self.p["n"] - self.count(row.text))
+
+    def pending_words(self, row: Steer) -> int:
+        return max(0, self.p["n"] - self.count(row.text))
 
 
 class ParagraphCount(Part):
@@ -97,6 +122,9 @@ class ParagraphCount(Part):
 
     def reserve(self, row: Steer) -> int:
         return 4 * max(0, self.n_paras() - self.count(row.text))
+
+    def pending_words(self, row: Steer) -> int:
+        return max(0, self.n_paras() - self.count(row.text))
 
 
 class NthParagraphFirstWord(ParagraphCount):
@@ -143,7 +171,7 @@ class CapitalWordFrequency(Part):
         c, n = self.count(row.text), self.p["n"]
         return c >= n if self.p["relation"] == "at least" else c <= n
 
-    def mask(self, row: Steer) -> torch.Tensor | None:
+    def push(self, row: Steer) -> torch.Tensor | None:
         if self.p["relation"] == "at least" and row.pressure and not self.can_end(row):
             return self._caps(row)
         return None
@@ -185,7 +213,7 @@ class LetterFrequency(Part):
     def can_end(self, row: Steer) -> bool:
         return self.count(row.text) >= self.p["n"]
 
-    def mask(self, row: Steer) -> torch.Tensor | None:
+    def push(self, row: Steer) -> torch.Tensor | None:
         return self._has(row) if row.pressure and not self.can_end(row) else None
 
     def bias(self, row: Steer) -> torch.Tensor | None:

@@ -114,6 +114,12 @@ class Span(Part):
     def separator(self, row: Steer) -> str:
         return " " if row.text.strip() and not row.text[-1:].isspace() else ""
 
+    def busy(self, row: Steer) -> bool:
+        return self.open_at is not None
+
+    def pending_words(self, row: Steer) -> int:
+        return max(0, self.need() - self.count(row.text) - (self.open_at is not None))
+
     def reserve(self, row: Steer) -> int:
         return 6 * max(0, self.need() - self.count(row.text)) + (2 if self.open_at is not None else 0)
 
@@ -204,6 +210,9 @@ class ListLines(Part):
     def reserve(self, row: Steer) -> int:
         return 6 * max(0, self.p["n"] - self.count(row.text))
 
+    def pending_words(self, row: Steer) -> int:  # a numbered marker is itself a word ("1")
+        return (2 if self.pattern is NUMBERED_RE else 1) * max(0, self.p["n"] - self.count(row.text))
+
 
 class NumberedList(ListLines):
     pattern = NUMBERED_RE
@@ -246,6 +255,9 @@ class NumberedSections(Part):
     def reserve(self, row: Steer) -> int:
         return 8 * max(0, self.p["n"] - self.count(row.text))
 
+    def pending_words(self, row: Steer) -> int:
+        return 3 * max(0, self.p["n"] - self.count(row.text))
+
 
 class TwoResponses(Part):
     """When the first response wants to end, the separator line is inserted; tokens with an asterisk are
@@ -272,3 +284,6 @@ class TwoResponses(Part):
 
     def reserve(self, row: Steer) -> int:
         return 0 if self.seps(row.text) else 8
+
+    def pending_words(self, row: Steer) -> int:
+        return 0 if self.seps(row.text) else 1

@@ -34,6 +34,9 @@ class StartsWith(Part):
     def reserve(self, row: Steer) -> int:
         return 0 if row.text.strip() else len(self.p["phrase"])
 
+    def pending_words(self, row: Steer) -> int:
+        return 0 if row.text.strip() else len(words(self.p["phrase"]))
+
 
 class RepeatRequest(Part):
     """The request is forced first (whitespace runs squashed, as the check reads it); the end waits for an
@@ -103,7 +106,7 @@ class EndsWith(Part):
         return 0 if self.can_end(row) else len(words(self.p["phrase"]))
 
     def reserve(self, row: Steer) -> int:
-        return 0 if self.can_end(row) else len(self.p["phrase"]) // 2 + 2
+        return 0 if self.can_end(row) else len(self.p["phrase"]) + 2  # a random model splits it finely
 
 
 class Postscript(Part):
@@ -129,10 +132,10 @@ class Postscript(Part):
         return Insert("\n\n" + self.p["marker"] + " ", case_insensitive=True)
 
     def pending_words(self, row: Steer) -> int:
-        return 0 if self.can_end(row) else 3
+        return 0 if self.can_end(row) else 1 + len(WORD_RE.findall(self.p["marker"]))
 
     def reserve(self, row: Steer) -> int:
-        return 0 if self.can_end(row) else 10
+        return 0 if self.can_end(row) else len(self.p["marker"]) + 6
 
 
 class IncludeWords(Part):

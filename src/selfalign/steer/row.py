@@ -54,7 +54,9 @@ class Steer:
         self.n = 0
         self.pressure = False
         self.end_ok = False
-        self.probs: torch.Tensor | None = None
+        self.scores = torch.zeros(0)
+        self.can: list[bool] = []
+        self.total = torch.tensor(0.0)
         self.forcing: Insert | None = None
         self.force_owner: Part | None = None
         self.force_pos = 0
@@ -70,11 +72,13 @@ class Steer:
 
     def mass(self, mask: torch.Tensor) -> float:
         """The model's probability (this step, before steering) of the tokens in ``mask``."""
-        assert self.probs is not None
-        return float(self.probs[mask].sum())
+        return float(torch.exp(torch.logsumexp(self.scores[mask], dim=-1) - self.total))
 
     def others_can_end(self, part: Part) -> bool:
-        return all(q.can_end(self) for q in self.parts if q is not part)
+        """Every other part may end, except closing parts listed after ``part`` (they close after it)."""
+        i = self.parts.index(part)
+        return all(ok for j, (q, ok) in enumerate(zip(self.parts, self.can, strict=True))
+                   if j != i and not (j > i and q.is_final(self)))  # fmt: skip
 
     # -- the hook -----------------------------------------------------------------------------------------
     def constrain(self, generated: list[int], scores: torch.Tensor) -> torch.Tensor:
@@ -82,12 +86,17 @@ class Steer:
             raise RuntimeError(f"steer out of step: saw {self.n} tokens, the row has {len(generated)}")
         if scores.shape[-1] != self.table.size:
             raise RuntimeError(f"steer built for {self.table.size} logits, got {scores.shape[-1]}")
-        self.probs = torch.softmax(scores.float(), dim=-1)
+        self.scores = scores.float()
+        self.total = torch.logsumexp(self.scores, dim=-1)
         good, bad = self._end_tokens()
-        self.end_ok = all(p.can_end(self) for p in self.parts)
+        self.can = [p.can_end(self) for p in self.parts]  # once per step: checks re-read the whole text
+        self.end_ok = all(self.can)
         reserve = sum(p.reserve(self) for p in self.parts)
+        ending = self.eos | good | self.newline_ws
         self.pressure = (
-            self.mass(self.eos | good | self.newline_ws) > END_PRESSURE or self.steps_left <= reserve + 2
+            self.steps_left <= reserve + 2
+            or any(p.wants_end(self) for p in self.parts)
+            or self.mass(ending) > END_PRESSURE
         )
         must = any(p.must_end(self) for p in self.parts)
         if self.forcing is None and not must:
@@ -111,6 +120,9 @@ class Steer:
             for p in self.parts:
                 if (m := p.mask(self)) is not None:
                     allowed &= m
+            for p in self.parts:
+                if (push := p.push(self)) is not None and bool((allowed & push).any()):
+                    allowed &= push
             allowed = self._verify_risky(allowed, scores)
             if self.end_ok:
                 allowed |= self.eos | good
@@ -139,7 +151,8 @@ class Steer:
 
     # -- helpers --------------------------------------------------------------------------------------------
     def _poll_insertions(self) -> None:
-        for p in self.parts:
+        busy = [p for p in self.parts if p.busy(self)]  # an open span: others' insertions wait for it
+        for p in busy or self.parts:
             if p.is_final(self) and not self.others_can_end(p):
                 continue
             ins = p.insert(self)
@@ -168,20 +181,26 @@ class Steer:
 
     def _end_tokens(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(tokens that complete a stop string after whitespace only, tokens that would cut mid-text)."""
+        key = tuple((s, k) for s in self.stops for k in range(1, len(s)) if self.text.endswith(s[:k]))
+        cache = self.table.end_cache
+        if (self.stops, key) not in cache:
+            cache[self.stops, key] = self._end_tokens_for(key)
+        return cache[self.stops, key]
+
+    def _end_tokens_for(self, key: tuple[tuple[str, int], ...]) -> tuple[torch.Tensor, torch.Tensor]:
         good = torch.zeros(self.table.size, dtype=torch.bool)
         bad = torch.zeros_like(good)
         t = self.table
         for s in self.stops:
             good |= t.feature(f"stop0:{s}", lambda x, s=s: s in x and not x[: x.index(s)].strip())
             bad |= t.feature(f"stopbad:{s}", lambda x, s=s: s in x and bool(x[: x.index(s)].strip()))
-            for k in range(1, len(s)):
-                if self.text.endswith(s[:k]):
-                    rest = s[k:]
-                    hit = t.feature(f"startswith:{rest}", lambda x, r=rest: x.startswith(r))
-                    if s[:k].strip():
-                        bad |= hit
-                    else:
-                        good |= hit
+        for s, k in key:
+            rest = s[k:]
+            hit = t.feature(f"startswith:{rest}", lambda x, r=rest: x.startswith(r))
+            if s[:k].strip():
+                bad |= hit
+            else:
+                good |= hit
         return good & ~bad, bad
 
     def _ws_stop_prefixes(self) -> torch.Tensor:

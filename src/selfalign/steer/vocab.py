@@ -57,6 +57,7 @@ class VocabTable:
             if s and not broken[i] and not self.control[i]:
                 self.by_text.setdefault(s, []).append(i)
         self._features: dict[str, torch.Tensor] = {}
+        self.end_cache: dict[Any, tuple[torch.Tensor, torch.Tensor]] = {}  # row.Steer's end tokens
 
     def feature(self, name: str, pred: Callable[[str], bool]) -> torch.Tensor:
         """Bool mask of the tokens whose text satisfies ``pred`` (cached under ``name``)."""
