@@ -222,7 +222,7 @@ def test_the_headline_pools_the_seeds_against_the_stronger_base(seeded):
     h = json.loads((run / "evaluate" / "results.json").read_text())["headline"]
     base = h["stronger_base"]
     lead = {(e["group"], e["subset"]): e for e in h["pooled"]}
-    assert {g for g, _ in lead} == {"sft", "dpo"}
+    assert [e["group"] for e in h["pooled"] if e["subset"] == "all"] == ["sft", "dpo"]  # training order
     e = lead[("sft", "all")]
     assert e["seeds"] == ["sft-s0", "sft-s1"] and e["pooled"]["policies"] == 2
     items = _items(run)

@@ -89,7 +89,10 @@ def test_a_single_seed_is_a_group_of_one_and_says_so():
     assert sft_row[1] == "3" and sft_row[8].startswith("t(2) = ") and sft_row[6].startswith("+12.5 [")
     only_dpo = headline(_records({k: v for k, v in SPEC.items() if not k.startswith("sft")}), {}, n_boot=200)
     assert "one seed only" in (report_pooled.lead_sentence(only_dpo) or "")
-    assert "3 seeds pooled" in (report_pooled.lead_sentence(h) or "")
+    lead = report_pooled.lead_sentence(h) or ""
+    assert "sft (3 seeds pooled): +12.5 pts [" in lead and "dpo (one seed only" in lead
+    backwards = headline(_records(dict(reversed(SPEC.items()))), {}, n_boot=100)  # dpo answered first
+    assert [e["group"] for e in backwards["pooled"] if e["subset"] == "all"] == ["sft", "dpo"]  # as trained
 
 
 def test_the_wording_subset_appears_only_when_items_say_their_wording_was_unseen():

@@ -17,6 +17,7 @@ their number) per comparison; Benjamini–Hochberg across the whole family (cond
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,6 +76,14 @@ def _tuned(records: dict[str, list[dict[str, Any]]]) -> list[str]:
     return [n for n in records if n not in (BASE_FEW_SHOT, BASE_ZERO_SHOT)]
 
 
+def _training_order(policy: str) -> tuple[int, int, str]:
+    """SFT before its rounds before DPO before its rounds, then anything else: the order training ran."""
+    m = re.fullmatch(r"(sft|dpo)(?:-r(\d+))?", policy)
+    if m is None:
+        return (2, 0, policy)
+    return (0 if m[1] == "sft" else 1, int(m[2] or 1), policy)
+
+
 def _in_subset(ref: list[dict[str, Any]], sub: str, unseen: frozenset[str]) -> list[int]:
     """Indices of the verifiable records of ``sub``."""
     return [i for i, r in enumerate(ref) if r["passed"] is not None and subset_of(sub, r, unseen)]
@@ -87,7 +96,9 @@ def pooled(
     """Each policy's seeds pooled against the stronger base, per subset (``evaluate.across.pool``)."""
     ref = records[base]
     out = []
-    for group, members in seed_groups(_tuned(records)).items():
+    groups = seed_groups(_tuned(records))
+    for group in sorted(groups, key=_training_order):
+        members = groups[group]
         for sub in subsets:
             idx = _in_subset(ref, sub, unseen)
             if not idx:

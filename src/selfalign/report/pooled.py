@@ -69,17 +69,18 @@ def seed_rows(headline: dict[str, Any] | None) -> list[list[str]]:
 
 
 def lead_sentence(headline: dict[str, Any] | None) -> str | None:
-    """One sentence for the top of a report: the first policy's pooled lift on all items, or None."""
+    """The top of a report: each policy's pooled lift on all verifiable items (in training order), or None."""
     lead = [e for e in entries(headline) if e["subset"] == "all"]
     if not lead:
         return None
+    parts = []
+    for e in lead:
+        p, k = e["pooled"], e["pooled"]["policies"]
+        seeds = f"{k} seeds pooled" if k > 1 else "one seed only: a single training draw, not seed-robust"
+        parts.append(f"{e['group']} ({seeds}): {_pts(p['lift'])} pts {_ci(p['ci_low'], p['ci_high'])} over "
+                     f"items and seeds, across seeds {across(e)}")  # fmt: skip
     e = lead[0]
-    p = e["pooled"]
-    k = p["policies"]
-    seeds = f"{k} seeds pooled" if k > 1 else "one seed only: a single training draw, not seed-robust"
-    return (f"{e['group']} vs {e['baseline']} on {e['n']} verifiable held-out items ({seeds}): "
-            f"{_pts(p['lift'])} pts {_ci(p['ci_low'], p['ci_high'])} over items and seeds; "
-            f"across seeds {across(e)}.")  # fmt: skip
+    return f"Against {e['baseline']} on {e['n']} verifiable held-out items: " + "; ".join(parts) + "."
 
 
 NOTE = ("Pooled lift = per-item mean pass over a policy's seeds minus the stronger base, with a percentile "
