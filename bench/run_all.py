@@ -27,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, table
+from peers_table import main_rows, render
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -107,6 +108,18 @@ def bench(script: str, args: list[str], timeout: int, adapter: Any = None) -> di
     return got
 
 
+def bench_rows(script: str, args: list[str], timeout: int) -> list[dict[str, Any]]:
+    """A bench printing one BENCH_JSON line per row (bench/batching.py: one per pipeline shape)."""
+    try:
+        rc, out, err, secs = run([PY, str(ROOT / "bench" / script), *args], timeout)
+    except subprocess.TimeoutExpired:
+        return [{"bench": script, "error": f"timed out after {timeout} s"}]
+    rows = [r for r in (bench_json(ln) for ln in out.splitlines()) if r is not None]
+    if rc != 0 or not rows:
+        return [{"bench": script, "error": f"exit {rc}: {(err.strip().splitlines() or ['?'])[-1][:200]}"}]
+    return [{**r, "seconds": round(secs, 1)} for r in rows]
+
+
 def demo(timeout: int) -> dict[str, Any]:
     """`make run` end to end, on the demo config, timed (the goal is 10 minutes)."""
     cli = Path(PY).parent / "selfalign"
@@ -145,28 +158,41 @@ def main() -> None:
     ap.add_argument("--skip-demo", action="store_true", help="do not time `selfalign run` (up to 10 min)")
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not a measurement)")
     ap.add_argument("--json", help="also write all results to this file")
+    ap.add_argument("--shapes-only", action="store_true",
+                    help="only the pipeline-shape table: bench/peers.py and bench/train.py (~25 min idle)")
     a = ap.parse_args()
     m = ["--model", a.model]
     quick = ["--n", "16", "--seq-n", "2", "--max-new-tokens", "16"]
     gen = quick if a.quick else ["--n", "32", "--batch-size", "32"]
-    results = [
+    # one row per pipeline shape against HF generate and vLLM-CPU (needs `make vllm` for that column)
+    peers = bench("peers.py", [*m, *(["--n", "8", "--max-new-tokens", "16", "--judgments", "4"]
+                                     if a.quick else [])], 3600)  # fmt: skip
+    sft = bench("train.py", [*m, *(["--steps", "2"] if a.quick else [])], 1800, adapt_train)
+    results = [peers, sft] if a.shapes_only else [
+        peers,
         bench("generate.py", [*m, *gen], 1800),
         bench("generate.py", [*m, *gen, "--shots", "0"], 1800),
         bench("critic.py", [*m, "--scorers", "ab-pointwise", "ab-pairwise"], 1800, adapt_critic),
-        bench("train.py", [*m, *(["--steps", "2"] if a.quick else [])], 1800, adapt_train),
+        sft,
         bench("eval_memory.py", m, 1800, adapt_eval_memory),
         bench("dtype.py", [*m, "--n", "8" if a.quick else "32"], 1800),
         bench("head.py", [*m, *(["--n", "4", "--max-new-tokens", "4"] if a.quick else [])], 1800),
         bench("bos.py", m, 600),
         bench("cli_latency.py", [], 600),  # --help etc. in a fresh interpreter: goal under 1 s (issue 28)
     ]
-    if not a.skip_demo:
+    # the torch engine before/after continuous batching + prefix reuse, per pipeline shape (A/B interleaved)
+    results += bench_rows("batching.py", [*m, *(["--n", "8", "--max-new-tokens", "8", "--reps", "1"]
+                                              if a.quick else [])], 3600)  # fmt: skip
+    if not a.skip_demo and not a.shapes_only:
         results.append(demo(1200))
     rows = []
     for r in results:
         if "error" in r:
             rows.append({"bench": r["bench"], "baseline": "—", "optimized": "—", "ratio": "—",
                          "goal": "—", "met": f"not measured: {r['error']}"})  # fmt: skip
+            continue
+        if r["bench"] == "shapes":
+            rows += main_rows(r)
             continue
         unit = r.get("unit", "")
         if r["bench"] == "dtype":  # agreement is the point of this row, not only speed
@@ -181,6 +207,7 @@ def main() -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {machine()}\nload average (1 min) at end: {load:.2f}\n")
     print(table(rows))
+    print("\n" + render(results))
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
 
