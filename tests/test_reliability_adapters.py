@@ -69,6 +69,14 @@ def test_the_same_name_with_other_weights_is_refused_by_the_recorded_hash(llama_
         fresh(seed=1).add_adapter("sft", llama_adapter)  # tiny-random-llama, but not the weights trained on
 
 
+def test_an_older_adapter_without_the_record_is_checked_against_its_cards_hashes(llama_adapter, tmp_path):
+    d = copy(llama_adapter, tmp_path / "old")
+    (d / BASE_RECORD).unlink()  # adapters trained before selfalign-base.json: the card's provenance block
+    fresh().add_adapter("sft", d)
+    with pytest.raises(AdapterError, match="other weights under the same name"):
+        fresh(seed=1).add_adapter("sft", d)
+
+
 def test_without_a_record_the_name_in_adapter_config_decides(llama_adapter, tmp_path):
     d = copy(llama_adapter, tmp_path / "a")
     (d / BASE_RECORD).unlink()
