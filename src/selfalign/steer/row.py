@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 import torch
 
+from selfalign.constraints.text import WORD_RE
 from selfalign.steer.base import Insert, Part
 from selfalign.steer.vocab import VocabTable
 
@@ -90,7 +91,7 @@ class Steer:
         self.total = torch.logsumexp(self.scores, dim=-1)
         good, bad = self._end_tokens()
         self.can = [p.can_end(self) for p in self.parts]  # once per step: checks re-read the whole text
-        self.end_ok = all(self.can)
+        self.end_ok = all(self.can) and bool(WORD_RE.search(self.text))  # a blank answer fails every check
         reserve = sum(p.reserve(self) for p in self.parts)
         ending = self.eos | good | self.newline_ws
         self.pressure = (
