@@ -161,3 +161,18 @@ def test_bad_constraints_are_refused_before_decoding(gemma: Engine) -> None:
     both = [{"type": "lowercase", "params": {}}, {"type": "uppercase", "params": {}}]
     with pytest.raises(DataError, match="conflicting"):
         gemma.generate(["Instruction: x\nResponse:"], GenParams(max_new_tokens=4), constraints=[both])
+
+
+def test_a_rerun_batch_restarts_the_steer(table, gemma: Engine) -> None:
+    # halving_on_oom reruns a batch from its first token: the steer must start afresh, not refuse.
+    sure = [{"type": "starts_with", "params": {"phrase": "Sure"}}]
+    steer = build_steer(sure, table, gemma.eos_ids, STOPS, 8)
+    first = steer.constrain([], torch.zeros(table.size))
+    tok = int(first.argmax())
+    steer.advance(tok)
+    assert steer.text
+    again = steer.constrain([], torch.zeros(table.size))
+    assert steer.n == 0 and not steer.text
+    assert torch.equal(torch.isfinite(first), torch.isfinite(again))
+    with pytest.raises(RuntimeError, match="out of step"):
+        steer.constrain([tok, tok], torch.zeros(table.size))

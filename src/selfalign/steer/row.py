@@ -83,6 +83,14 @@ class Steer:
 
     # -- the hook -----------------------------------------------------------------------------------------
     def constrain(self, generated: list[int], scores: torch.Tensor) -> torch.Tensor:
+        if not generated and self.n:  # the batch was rerun (halving on out-of-memory): start afresh
+            self.__init__(  # type: ignore[misc]
+                [type(p)(p.p) for p in self.parts],
+                self.table,
+                set(self.eos.nonzero().flatten().tolist()),
+                self.stops,
+                self.max_new_tokens,
+            )
         if len(generated) != self.n:
             raise RuntimeError(f"steer out of step: saw {self.n} tokens, the row has {len(generated)}")
         if scores.shape[-1] != self.table.size:
