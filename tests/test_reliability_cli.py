@@ -342,3 +342,84 @@ def test_ifeval_table_is_never_cut_when_piped(ifeval_zero_shot_stronger):
     for name, res in results["conditions"].items():
         r = res["ifeval"]["prompt_strict"]
         assert f"{r['passed']}/{r['n']}" in printed and name in printed
+
+
+# --- item 5: every input file kind the CLI reads ------------------------------------------------------------
+
+_FILES = {
+    "bad_yaml.yaml": b"model: [unclosed\n",
+    "unknown_key.yaml": b"bogus: 1\n",
+    "wrong_type.yaml": b"split:\n  test_fraction: abc\n",
+    "non_finite.yaml": b"dpo:\n  beta: .inf\n",
+    "a_list.yaml": b"- a\n- b\n",
+    "binary.yaml": b"\xff\xfe\x00model",
+    "bad_json.jsonl": b'{"id": "a", "instruction": "x"\n',
+    "no_field.jsonl": b'{"id": "a"}\n',
+    "empty.jsonl": b"",
+    "binary.jsonl": b"\xff\xfe\n",
+    "ifeval_no_ids.jsonl": b'{"key": 1, "prompt": "x"}\n',
+}
+M = ["--model", TINY]
+# (argv with FILE/OUT placeholders, the file it must name, what the line must say)
+FILE_FAULTS = [
+    (["config", "show", "bad_yaml.yaml"], "bad_yaml.yaml:2", "invalid YAML"),
+    (["config", "show", "unknown_key.yaml"], "unknown_key.yaml", "bogus: unknown key"),
+    (["config", "show", "wrong_type.yaml"], "wrong_type.yaml", "split.test_fraction"),
+    (["config", "show", "non_finite.yaml"], "non_finite.yaml", "dpo.beta"),
+    (["config", "show", "a_list.yaml"], "a_list.yaml", "mapping"),
+    (["config", "show", "binary.yaml"], "binary.yaml", "not valid UTF-8"),
+    (["config", "show", "DIR"], "DIR", "Is a directory"),
+    (["config", "show", "missing.yaml"], "missing.yaml", "No such file"),
+    (["run", "bad_yaml.yaml", "--run-dir", "OUT"], "bad_yaml.yaml:2", "invalid YAML"),
+    (["evaluate", "--items", "bad_json.jsonl", "--out", "OUT", *M], "bad_json.jsonl:1", "malformed JSON"),
+    (["evaluate", "--items", "no_field.jsonl", "--out", "OUT", *M], "no_field.jsonl:1", "text"),
+    (["evaluate", "--items", "empty.jsonl", "--out", "OUT", *M], "empty.jsonl", "no held-out items"),
+    (["evaluate", "--items", "binary.jsonl", "--out", "OUT", *M], "binary.jsonl:1", "UTF-8"),
+    (["evaluate", "--items", "missing.jsonl", "--out", "OUT", *M], "missing.jsonl", "not found"),
+    (["evaluate", "--items", "DIR", "--out", "OUT", *M], "DIR", "directory"),
+    (
+        ["evaluate", "--benchmark", "ifeval", "--data", "ifeval_no_ids.jsonl", "--out", "OUT", *M],
+        "ifeval_no_ids.jsonl:1",
+        "instruction_id_list",
+    ),
+    (["split", "--instructions", "bad_json.jsonl", "--out", "OUT"], "bad_json.jsonl:1", "malformed JSON"),
+    (["split", "--instructions", "missing.jsonl", "--out", "OUT"], "missing.jsonl", "not found"),
+    (["responses", "--instructions", "bad_json.jsonl", "--out", "OUT", *M], "bad_json.jsonl:1", "JSON"),
+    (["sft", "--data", "bad_json.jsonl", "--out", "OUT", *M], "bad_json.jsonl:1", "malformed JSON"),
+    (["dpo", "--data", "no_field.jsonl", "--out", "OUT", *M], "no_field.jsonl:1", "prompt"),
+    (["judge", "bad_json.jsonl", *M], "bad_json.jsonl:1", "malformed JSON"),
+    (["pairs", "bad_json.jsonl", "--out", "OUT", *M], "bad_json.jsonl:1", "malformed JSON"),
+    (["data", "validate", "binary.jsonl", "--kind", "eval"], "binary.jsonl:1", "UTF-8"),
+    (["data", "validate", "DIR", "--kind", "eval"], "DIR", "directory"),
+    (["data", "inspect", "bad_json.jsonl"], "bad_json.jsonl:1", "malformed JSON"),
+    (["report", "DIR"], "DIR", "not a selfalign run directory"),
+    (["report", "missing_dir"], "missing_dir", "no such run directory"),
+    (["report", "DAMAGED"], "DAMAGED/manifest.json:1", "malformed JSON"),
+    (["export", "DIR", "--out", "OUT"], "DIR", "not a selfalign run directory"),
+    (["export", "missing_dir", "--out", "OUT"], "missing_dir", "no such run directory"),
+    (["compare", "DIR:sft", "--baseline", "DIR:base_few_shot"], "DIR/evaluate/items.jsonl", "no such file"),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "named", "says"), FILE_FAULTS, ids=lambda v: " ".join(v) if isinstance(v, list) else None
+)
+def test_a_bad_input_file_is_one_line_naming_it(argv, named, says, tmp_path, capsys):
+    for name, data in _FILES.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "DIR").mkdir()
+    (tmp_path / "DAMAGED").mkdir()
+    (tmp_path / "DAMAGED" / "manifest.json").write_text("garbage{")
+
+    def place(a: str) -> str:
+        head, sep, tail = a.partition(":")
+        if head in _FILES or head in ("DIR", "DAMAGED", "OUT") or head.startswith("missing"):
+            return str(tmp_path / head) + sep + tail
+        return a
+
+    assert cli.run([place(a) for a in argv]) == 1
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("error: ") and str(tmp_path / named) in line and says in line, line
+    out = tmp_path / "OUT"  # nothing written: at most the lock a writing command takes first
+    assert not out.exists() or {p.name for p in out.iterdir()} <= {".lock"}, sorted(out.iterdir())
+    assert not (tmp_path / "DIR" / "report.html").exists()

@@ -24,10 +24,13 @@ import unicodedata
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from datasketch import MinHash, MinHashLSH
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 _NUMBER_WORDS = {
     w: str(i)
@@ -100,6 +103,8 @@ def _shingles(norm: str, n: int) -> list[bytes]:
 
 
 def _minhashes(norms: Sequence[str], p: DedupParams) -> list[MinHash]:
+    from datasketch import MinHash  # here, not at import: datasketch loads scipy (seconds; `config show`)
+
     return MinHash.bulk(
         (_shingles(t, p.shingle) for t in norms), num_perm=p.num_perm, seed=p.seed, hashfunc=_HASH
     )
@@ -113,6 +118,8 @@ class Deduper:
     """
 
     def __init__(self, params: DedupParams = DEFAULT) -> None:
+        from datasketch import MinHash, MinHashLSH
+
         self.params = params
         self._exact: dict[str, str] = {}  # normalized text -> key of the kept item
         self._kept: list[tuple[str, str, list[str]]] = []  # (key, normalized, words)
@@ -212,6 +219,8 @@ def _all_pairs(na: list[str], nb: list[str], within: bool, p: DedupParams) -> li
 
 
 def _lsh_pairs(na: list[str], nb: list[str], within: bool, p: DedupParams) -> set[tuple[int, int]]:
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=p.lsh_threshold, num_perm=p.num_perm)
     mb = _minhashes(nb, p)
     with lsh.insertion_session() as session:

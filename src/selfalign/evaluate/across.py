@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 from selfalign.data.jsonl import iter_jsonl
 from selfalign.errors import ConfigError, DataError
@@ -131,6 +130,8 @@ def pool(
         sd = float(lifts.std(ddof=1))
         spread["sd"] = sd
         if sd > 0:
+            from scipy import stats as sps  # here: scipy.stats takes a second to import (`config show`)
+
             t = float(lifts.mean() / (sd / np.sqrt(len(lifts))))
             spread.update(t=t, df=len(lifts) - 1, p_value=float(2 * sps.t.sf(abs(t), len(lifts) - 1)))
     diff = mean_pass - np.asarray(base, dtype=np.float64)
