@@ -240,7 +240,9 @@ def main() -> None:
         rate = {name: round(done / secs, 2) for name, (secs, done) in best[shape].items()}
         peers = {k: v for k, v in rate.items() if k != "engine"}
         faster = max(peers, key=lambda k: peers[k])
+        ids = work[shape]["prompts"] if shape != "scoring" else [c + o for c, o in work[shape]["pairs"]]
         rows.append({"shape": shape, "unit": unit, **rate, "faster_peer": faster,
+                     "prompt_tokens_mean": round(sum(map(len, ids)) / len(ids), 1),
                      "ratio": round(rate["engine"] / peers[faster], 2), "goal": ">= 1.5x",
                      "work": {k: v for k, v in best[shape].items()}})  # fmt: skip
     load = os.getloadavg()[0]

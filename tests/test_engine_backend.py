@@ -30,7 +30,10 @@ def test_resolve_torch_auto_and_vllm(monkeypatch):
     assert resolve(BackendSpec(backend="auto"), "cpu") == "torch"
     assert resolve(BackendSpec(backend="auto"), "cuda") == ("vllm" if installed else "torch")
     monkeypatch.setattr(autopick, "cores", lambda: 2)
+    monkeypatch.setattr(autopick, "isa", lambda: "avx2")
     assert resolve(BackendSpec(backend="auto"), "cpu") == ("vllm" if installed else "torch")
+    monkeypatch.setattr(autopick, "isa", lambda: "avx512")  # the rows were measured on AVX2 only
+    assert resolve(BackendSpec(backend="auto"), "cpu") == "torch"
     if installed:
         assert resolve(BackendSpec(backend="vllm"), "cpu") == "vllm"
     else:
@@ -133,7 +136,7 @@ def test_auto_without_vllm_runs_torch_and_says_why():
 
 
 def test_auto_reads_each_shape_off_the_measured_table(monkeypatch):
-    p = autopick.plan(BackendSpec("auto"), "cpu", n_cores=2, installed=True)
+    p = autopick.plan(BackendSpec("auto"), "cpu", n_cores=2, installed=True, vector="avx2")
     rows = {m.shape: m for m in autopick.MEASURED if m.device == "cpu"}
     assert set(rows) == set(autopick.SHAPES)  # every shape measured on this kind of machine
     for shape, m in rows.items():
@@ -143,21 +146,21 @@ def test_auto_reads_each_shape_off_the_measured_table(monkeypatch):
     flipped = tuple(autopick.Measured(**{**m.__dict__, "torch": m.vllm * 2}) if m.shape == "short_greedy"
                     else m for m in autopick.MEASURED)  # fmt: skip
     monkeypatch.setattr(autopick, "MEASURED", flipped)
-    again = autopick.plan(BackendSpec("auto"), "cpu", n_cores=2, installed=True)
+    again = autopick.plan(BackendSpec("auto"), "cpu", n_cores=2, installed=True, vector="avx2")
     assert again.pick("short_greedy") == "torch"
     # no row for this machine: torch on a CPU, vLLM on a GPU, each with its reason
-    big = autopick.plan(BackendSpec("auto"), "cpu", n_cores=64, installed=True)
+    big = autopick.plan(BackendSpec("auto"), "cpu", n_cores=64, installed=True, vector="avx2")
     assert not big.needs_vllm and "not measured" in big.reasons["sampled"]
-    gpu = autopick.plan(BackendSpec("auto"), "cuda", n_cores=8, installed=True)
+    gpu = autopick.plan(BackendSpec("auto"), "cuda", n_cores=8, installed=True, vector="avx2")
     assert not gpu.needs_torch and "not measured on a GPU" in gpu.reasons["scoring"]
 
 
 def test_backend_vllm_generates_on_vllm_and_scores_where_engine_scoring_says():
-    p = autopick.plan(BackendSpec("vllm"), "cpu", n_cores=2, installed=True)
+    p = autopick.plan(BackendSpec("vllm"), "cpu", n_cores=2, installed=True, vector="avx2")
     assert [p.pick(s) for s in autopick.SHAPES] == ["vllm", "vllm", "vllm", "torch"]  # scoring: measured
-    p = autopick.plan(BackendSpec("vllm", scoring="backend"), "cpu", n_cores=2, installed=True)
+    p = autopick.plan(BackendSpec("vllm", scoring="backend"), "cpu", n_cores=2, installed=True, vector="avx2")
     assert not p.needs_torch and p.reasons["scoring"] == "engine.scoring: backend"
-    p = autopick.plan(BackendSpec("auto", scoring="torch"), "cuda", n_cores=8, installed=True)
+    p = autopick.plan(BackendSpec("auto", scoring="torch"), "cuda", n_cores=8, installed=True, vector="avx2")
     assert p.pick("scoring") == "torch" and p.pick("sampled") == "vllm"
     assert autopick.plan(BackendSpec("torch"), "cuda", installed=True) is autopick.TORCH_ONLY
 

