@@ -134,7 +134,10 @@ class _Forward(logging.Handler):
         self.target = logging.getLogger(f"{log.name}.{name}")
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.target.debug("%s %s", record.levelname, record.getMessage())
+        try:
+            self.target.debug("%s %s", record.levelname, record.getMessage())
+        except Exception:  # a record that cannot format: logging's own report, as any handler does
+            self.handleError(record)
 
 
 def library_logger_to_log(logger: str, name: str) -> None:
