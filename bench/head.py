@@ -1,21 +1,30 @@
 """Output head only where read, before/after on one model: generation (prompt pass + decode) and option
 scoring, with the head computed at every position (``full_head``, the before) and only where its logits are
-read (the engine's default). Outputs must be equal; the script exits 1 if they are not.
+read (the engine's default). Then the shortlist head at decode (``engine/head_shortlist.py``) off and on,
+greedy and sampled, at batch 1, 8 and 32, interleaved (off, on, off, on) in one process because the machine
+is shared; with the proof's fallback rate. Outputs must be equal; the script exits 1 if they are not.
 
     .venv/bin/python bench/head.py [--model gemma3-270m] [--n 16] [--max-new-tokens 16]
+    .venv/bin/python bench/head.py --only-shortlist [--batches 1 8 32] [--decode-tokens 32]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import sys
+import time
 from pathlib import Path
+
+import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, table, timed
 from generate import prompts
 from selfalign.engine import Engine, GenParams, ModelSpec
+from selfalign.engine import head_shortlist as hs
 from selfalign.engine.head import full_head
 from selfalign.prompts.format import get_format
 
@@ -27,17 +36,106 @@ def score_requests(n: int) -> list[tuple[str, list[str]]]:
              [" Yes", " No", " Partly"]) for p in prompts(n, shots=2)]  # fmt: skip
 
 
+def shortlist_rows(engine: Engine, batches: list[int], tokens: int, rounds: int) -> tuple[list[dict], bool]:
+    """Decode time per step with the shortlist head off and on: short zero-shot prompts (so the prompt pass
+    is a small share), ``tokens`` new tokens, no stop string; best of ``rounds`` interleaved pairs."""
+    rows, same = [], True
+    for mode, params in (("greedy", GenParams(max_new_tokens=tokens)),
+                         ("sampled T=0.8 top-p 0.95", GenParams(max_new_tokens=tokens, temperature=0.8,
+                                                                 top_p=0.95, seed=0))):  # fmt: skip
+        for n in batches:
+            ps, p = prompts(n, shots=0), GenParams(**{**params.__dict__, "batch_size": n})
+            best = {False: float("inf"), True: float("inf")}
+            outs: dict[bool, list] = {}
+            steps, stats = 0, hs.Stats()
+            for _ in range(rounds):
+                for on in (False, True):
+                    hs.reset_stats()
+                    with hs.shortlist(on):
+                        t = time.perf_counter()
+                        gens = engine.generate(ps, p)
+                        best[on] = min(best[on], time.perf_counter() - t)
+                    outs[on] = [g.raw for g in gens]
+                    steps = max(steps, max(g.n_tokens for g in gens))
+                    if on:
+                        stats = hs.STATS
+            equal = outs[False] == outs[True]
+            same &= equal
+            rows.append({"decode": mode, "batch": n, "steps": steps,
+                         "full head ms/step": f"{1e3 * best[False] / steps:.1f}",
+                         "shortlist ms/step": f"{1e3 * best[True] / steps:.1f}",
+                         "speed-up": f"{best[False] / best[True]:.2f}x",
+                         "fallback steps": f"{stats.fallback_steps}/{stats.steps}",
+                         "unproven rows": f"{stats.unproven_rows}/{stats.rows}",
+                         "candidates/row": f"{stats.candidates / max(1, stats.rows):.1f}",
+                         "outputs equal": equal})  # fmt: skip
+            print(rows[-1], flush=True)
+    return rows, same
+
+
+def head_alone(engine: Engine, batches: list[int], pairs: int) -> list[dict]:
+    """The head step alone on real decode hidden states (the last prompt position of zero-shot prompts):
+    full fp32 head + argmax vs the shortlist's greedy proof (+ the full head when it falls back), ``pairs``
+    interleaved (full, shortlist) pairs; median times and the median of per-pair ratios."""
+    model, rows = engine.model, []
+    lm = model.get_output_embeddings()
+    copy = hs.applicable(model, GenParams())
+    assert copy is not None, "the shortlist head does not apply to this model"
+    for n in batches:
+        enc = [engine.guard.encode(p) for p in prompts(n, shots=0)]
+        width = min(len(e) for e in enc)
+        ids = torch.tensor([e[:width] for e in enc])
+        with torch.inference_mode():
+            h = model.get_decoder()(input_ids=ids).last_hidden_state[:, -1:, :]
+            full_t, short_t, ratios, same = [], [], [], True
+            for _ in range(pairs):
+                t0 = time.perf_counter()
+                want = lm(h)[:, -1, :].argmax(dim=-1)
+                t1 = time.perf_counter()
+                got = hs.greedy(copy, h[:, -1, :], copy.approx(h[:, -1, :]))
+                if got is None:
+                    got = lm(h)[:, -1, :].argmax(dim=-1)
+                t2 = time.perf_counter()
+                same &= torch.equal(want, got)
+                full_t.append(t1 - t0)
+                short_t.append(t2 - t1)
+                ratios.append((t1 - t0) / (t2 - t1))
+        med = statistics.median
+        rows.append({"head alone (greedy)": f"batch {n}", "full fp32 ms": f"{1e3 * med(full_t):.1f}",
+                     "bf16 + proof ms": f"{1e3 * med(short_t):.1f}", "median ratio": f"{med(ratios):.2f}x",
+                     "picks equal": same})  # fmt: skip
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="gemma3-270m")
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--max-new-tokens", type=int, default=16)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
+    ap.add_argument("--decode-tokens", type=int, default=32)
+    ap.add_argument("--only-shortlist", action="store_true", help="only the shortlist head's rows")
+    ap.add_argument("--pairs", type=int, default=15, help="interleaved pairs for the head-alone rows")
     args = ap.parse_args()
     engine = Engine.load(ModelSpec(ref=args.model, sentinels=False))
     engine.progress = False
+    if args.only_shortlist:
+        load = os.getloadavg()
+        alone = head_alone(engine, args.batches, args.pairs)
+        rows, same = shortlist_rows(engine, args.batches, args.decode_tokens, args.repeat)
+        print(f"# {args.model}; {machine()}; load before {load}, after {os.getloadavg()}")
+        print(table(alone))
+        print(table(rows))
+        same &= all(r["picks equal"] for r in alone)
+        out = {"bench": "head_shortlist", "unit": "ms/step", "goal": "info", "model": args.model,
+               "outputs_equal": same, "head_alone": alone, "rows": rows}  # fmt: skip
+        print("BENCH_JSON " + json.dumps(out))
+        return 0 if same else 1
     params = GenParams(max_new_tokens=args.max_new_tokens, batch_size=args.n)
     gen_prompts, requests = prompts(args.n, shots=2), score_requests(args.n)
+
     def generate() -> list:
         return [g.raw for g in engine.generate(gen_prompts, params)]
 

@@ -29,21 +29,28 @@ def gamma(n: int, u: float = U32) -> float:
     return n * u / (1 - n * u)
 
 
-def bf16_floor(x: torch.Tensor) -> torch.Tensor:
-    """The largest bf16 values <= ``x`` (fp64), so ``a >= floor`` on bf16 ``a`` keeps every ``a >= x``."""
-    y = x.to(torch.bfloat16)
-    over = y.double() > x
-    return torch.where(over, torch.nextafter(y, torch.full_like(y, float("-inf"))), y)
+def f32_floor(x: torch.Tensor) -> torch.Tensor:
+    """The largest fp32 values <= ``x`` (fp64), so ``a >= floor`` on fp32 ``a`` keeps every ``a >= x``."""
+    y = x.float()
+    return torch.where(y.double() > x, torch.nextafter(y, torch.full_like(y, float("-inf"))), y)
+
+
+REL = 2 * UB / (1 - 2 * UB)  # the bf16 result's own rounding, relative to it
 
 
 @dataclass
 class Approx:
-    """bf16 logits ``a`` [B, V] and per-row radii ``radius`` [B] (fp64) with ``|a - w.h| <= radius``."""
+    """Approximate logits ``a`` [B, V] (bf16 values, held in fp32) with ``|a - w.h| <= radius + REL |a|``."""
 
     a: torch.Tensor
-    radius: torch.Tensor
+    radius: torch.Tensor  # [B] fp64
     top: torch.Tensor  # [B] fp64: max_j a_bj
     fp32_radius: torch.Tensor  # [B] fp64: gamma_D * max_j sum_i |w_ji h_i| (the full head's own rounding)
+    big: torch.Tensor  # [B] fp64: >= |w_j . h| and |f_j| for every j (Cauchy-Schwarz)
+
+    def upper(self, x: torch.Tensor) -> torch.Tensor:
+        """Upper bound on the full head's value of a token whose approximate logit is at most ``x``."""
+        return x + REL * x.abs() + self.radius + self.fp32_radius
 
 
 class HeadCopy:
@@ -71,18 +78,19 @@ class HeadCopy:
 
         With ``w~ = bf16(w)``, ``h~ = bf16(h)``, ``r = w - w~``, ``rho = h - h~``:
         ``|w.h - w~.h~| <= |r.h| + |w~.rho| <= |r| |h| + |w~| |rho|`` (Cauchy-Schwarz); fp32 accumulation adds
-        ``gamma_D |w~| |h~|``; rounding the sum ``c`` to bf16 adds ``2 UB |c| <= 2 UB/(1-2 UB) |a|``
-        (``2 UB``: truncating would still be inside it).
+        ``gamma_D |w~| |h~|``; rounding the sum ``c`` to bf16 adds ``2 UB |c| <= REL |a|`` (``2 UB``:
+        truncating would still be inside it). Every pass over [B, V] after the matmul is fp32 (bf16
+        elementwise kernels are slow here).
         """
         hd = h.double()
         hb = h.to(torch.bfloat16)
-        a = torch.nn.functional.linear(hb, self.wb)
-        lo, hi = torch.aminmax(a, dim=1)
-        top, big = hi.double(), torch.maximum(hi.abs(), lo.abs()).double()
+        a = torch.nn.functional.linear(hb, self.wb).float()
         h_norm, rho = hd.norm(dim=1), (hd - hb.double()).norm(dim=1)
         radius = (self.r_norm * h_norm + self.wb_norm * (rho + gamma(self.dim) * hb.double().norm(dim=1))
-                  + 2 * UB / (1 - 2 * UB) * big) * (1 + SLACK) + TINY  # fmt: skip
-        return Approx(a, radius, top, gamma(self.dim) * self.w_norm * h_norm * (1 + SLACK) + TINY)
+                  ) * (1 + SLACK) + TINY  # fmt: skip
+        fp32_radius = gamma(self.dim) * self.w_norm * h_norm * (1 + SLACK) + TINY
+        big = self.w_norm * h_norm * (1 + 1e-5) + 1.0
+        return Approx(a, radius, a.max(dim=1).values.double(), fp32_radius, big)
 
     def exact(self, ids: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """For pairs (``ids[k]``, ``h[k]``): ``w.h`` in fp64 and the radius within which the full fp32 head's

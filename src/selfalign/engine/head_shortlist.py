@@ -31,11 +31,14 @@ from typing import Any
 import torch
 
 from selfalign.engine import head
-from selfalign.engine.head_bounds import TINY, U32, Approx, HeadCopy, bf16_floor, copy_of
+from selfalign.engine.head_bounds import REL, TINY, U32, Approx, HeadCopy, copy_of, f32_floor
 
 _ON = True  # measured faster at batch 1, 8 and 32 on Gemma 3 270M (docs/PERFORMANCE.md)
 SAMPLE_REACH = 10.0  # shortlist for sampling: tokens within this many temperature units of the top
 MAX_SHORTLIST = 2048  # more candidates than this: not worth proving, take the full head
+# Causal LMs whose forward is exactly ``lm_head(decoder(...).last_hidden_state[:, -1:])`` at decode (others
+# scale hidden states or logits: Cohere, Granite, MiniCPM...); a test checks the equality on the tiny ones.
+PLAIN_HEAD = frozenset({"llama", "qwen2", "qwen3", "mistral", "gemma", "gemma3_text"})
 
 
 @contextlib.contextmanager
@@ -129,7 +132,7 @@ def applicable(model: Any, params: Any) -> HeadCopy | None:
         return None
     if torch.backends.mkldnn.matmul.fp32_precision not in ("none", "ieee"):
         return None
-    if getattr(model.config, "final_logit_softcapping", None) is not None:
+    if model.config.model_type not in PLAIN_HEAD or getattr(model.config, "final_logit_softcapping", None):
         return None
     return copy_of(lm.weight)
 
@@ -167,19 +170,19 @@ def pick(
 def _shortlist(
     copy: HeadCopy, h: torch.Tensor, approx: Approx, reach: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
-    """Tokens whose bf16 logit is within ``reach`` (+ both radii, twice) of the row's top: (row, id, fp64
-    logit, its radius) per candidate, and per row an upper bound on the full head's logit of every other
-    token. None when some row has more than ``MAX_SHORTLIST`` candidates (a flat distribution)."""
-    floor = bf16_floor(approx.top - reach - 2 * (approx.radius + approx.fp32_radius))
-    mask = approx.a >= floor[:, None]
+    """Tokens whose approximate logit is within ``reach`` (+ twice the radii) of the row's top: (row, id,
+    fp64 logit, its radius) per candidate, and per row an upper bound on the full head's logit of every
+    other token. None when some row has more than ``MAX_SHORTLIST`` candidates (a flat distribution)."""
+    top = approx.top
+    floor = f32_floor(top - reach - 2 * (approx.radius + approx.fp32_radius + REL * top.abs()))
+    b, j = (approx.a >= floor[:, None]).nonzero(as_tuple=True)
     STATS.rows += h.shape[0]
-    if int(mask.sum(dim=1).max()) > MAX_SHORTLIST:
+    if int(torch.bincount(b, minlength=h.shape[0]).max()) > MAX_SHORTLIST:
         STATS.unproven_rows += 1
         return None
-    b, j = mask.nonzero(as_tuple=True)
     g, e = copy.exact(j, h[b])
     STATS.candidates += len(j)
-    return b, j, g, e, floor.double() + approx.radius + approx.fp32_radius
+    return b, j, g, e, approx.upper(floor.double())
 
 
 def greedy(copy: HeadCopy, h: torch.Tensor, approx: Approx) -> torch.Tensor | None:
@@ -241,10 +244,9 @@ class Row:
         self.ids, self.window = ids, min(window, vocab)
         self.lo, self.hi = _scaled(g - e, temp, -1), _scaled(g + e, temp, 1)
         self.out = float(_scaled(torch.tensor([outside], dtype=torch.float64), temp, 1)[0])
-        big = (float(approx.a[i].abs().max()) + float(approx.radius[i] + approx.fp32_radius[i])) / temp
-        self.big = big * (1 + 8 * U32) + 1.0  # >= |s| of any token
-        # the tail (tokens not shortlisted): sum exp(s) <= exp(tail), each s_j <= (a_j + radii) / T
-        rest = approx.a[i].float()
+        self.big = float(approx.big[i]) / temp * (1 + 8 * U32) + 1.0  # >= |s| of any token
+        # the tail (tokens not shortlisted): sum exp(s) <= exp(tail); each s_j <= (a_j + REL |a_j| + radii)/T
+        rest = approx.a[i] + REL * approx.a[i].abs()
         rest[ids] = -math.inf
         lse_err = -math.log1p(-(vocab + 16) * U32 * 4)  # fp32 logsumexp of a/T: worst case, generously
         radii = float(approx.radius[i] + approx.fp32_radius[i]) / temp
