@@ -18,6 +18,7 @@ drifts alike for all three. Prints one ``BENCH_JSON`` line with a row per shape.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -183,8 +184,9 @@ class VllmPeer:
         return float(got["seconds"]), int(got["done"])
 
     def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
+        with contextlib.suppress(BrokenPipeError):  # (it may have died)
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
         self.proc.wait(timeout=120)
         self.log.close()
 
@@ -213,22 +215,33 @@ def main() -> None:
         "hf_generate": lambda s: timed(lambda: hf_generate(engine, work[s], s, a.batch_size)),
     }
     peer, startup = None, None
+    vllm_error = None if VLLM_PY.is_file() else f"{VLLM_PY} not found (make vllm)"
     with tempfile.TemporaryDirectory() as tmp:
-        if not a.no_vllm and VLLM_PY.is_file():
+        if not a.no_vllm and vllm_error is None:
             from selfalign.engine.vllm_backend import model_dir
 
             path = Path(tmp) / "work.json"  # the same ids for vLLM
             path.write_text(json.dumps(work), encoding="utf-8")
             log = Path(tempfile.gettempdir()) / "selfalign-peers-vllm.log"
-            peer = VllmPeer(str(model_dir(engine)), path, log)
-            startup = peer.startup_s
-            systems["vllm_cpu"] = peer.run
+            try:
+                peer = VllmPeer(str(model_dir(engine)), path, log)
+                startup = peer.startup_s
+                systems["vllm_cpu"] = peer.run
+            except RuntimeError as e:  # the column says why; the other two are still measured
+                vllm_error = str(e)
         best: dict[str, dict[str, tuple[float, int]]] = {s: {} for s in shapes}
         try:
             for _ in range(a.repeat):
                 for shape in shapes:
-                    for name, run in systems.items():
-                        secs, done = run(shape)
+                    for name, run in list(systems.items()):
+                        try:
+                            secs, done = run(shape)
+                        except RuntimeError as e:
+                            if name != "vllm_cpu":
+                                raise
+                            vllm_error = f"{shape}: {e}"  # the peer died: its column stops here
+                            del systems[name]
+                            continue
                         if name not in best[shape] or secs < best[shape][name][0]:
                             best[shape][name] = (secs, done)
         finally:
@@ -248,11 +261,13 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"machine: {machine()}\nmodel: {a.model}; load average (1 min) at the end: {load:.2f}; "
           f"vLLM start-up: {startup if startup is None else round(startup, 1)} s\n")  # fmt: skip
+    if vllm_error:
+        print(f"vLLM-CPU column not (fully) measured: {vllm_error}\n")
     print(table([{k: r.get(k, "—") for k in ("shape", "unit", "engine", "hf_generate", "vllm_cpu", "ratio")}
                  for r in rows]))  # fmt: skip
     print("BENCH_JSON " + json.dumps({
         "bench": "shapes", "model": a.model, "rows": rows, "load_1min": round(load, 2),
-        "vllm_startup_s": startup, "args": vars(a),
+        "vllm_startup_s": startup, "vllm_error": vllm_error, "args": vars(a),
     }))  # fmt: skip
 
 

@@ -76,4 +76,6 @@ def render(results: list[dict[str, Any]]) -> str:
             "vLLM-CPU": r.get("vllm_cpu", "— (no training)" if r["shape"] == "sft" else "—"),
             "vs faster peer": f"{r['ratio']}× ({labels[r['faster_peer']]})", f"≥ {GOAL}×": met(r),
         })  # fmt: skip
-    return "Pipeline shapes against the peers (same run):\n\n" + table(lines)
+    shapes = _find(results, "shapes")
+    note = f"\n\nvLLM-CPU: {shapes['vllm_error']}" if shapes and shapes.get("vllm_error") else ""
+    return "Pipeline shapes against the peers (same run):\n\n" + table(lines) + note

@@ -63,3 +63,16 @@ def test_hf_rows_count_tokens_to_eos_or_the_stop_strings_padding():
     assert generated([5, 6, 1, 0, 0], pad=0, eos={1}) == 2  # EOS itself is not a generated token here
     assert generated([5, 6, 7, 0, 0], pad=0, eos={1}) == 3  # stopped on a string, then padded
     assert generated([5, 6, 7], pad=0, eos={1}) == 3  # ran to the token cap
+
+
+def test_a_vllm_peer_that_cannot_start_is_one_error_naming_its_log(tmp_path, monkeypatch):
+    sys.path.insert(0, str(BENCH))
+    try:
+        import peers
+    finally:
+        sys.path.remove(str(BENCH))
+    monkeypatch.setattr(peers, "VLLM_PY", Path(sys.executable))  # this venv has no vLLM to import
+    work = tmp_path / "work.json"
+    work.write_text("{}", "utf-8")
+    with pytest.raises(RuntimeError, match=r"vLLM peer exited 1; its log: .*No module named 'vllm'"):
+        peers.VllmPeer("model", work, tmp_path / "vllm.log")
