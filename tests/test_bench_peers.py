@@ -37,6 +37,10 @@ def test_the_faster_peer_is_the_baseline_and_the_goal_is_one_and_a_half_times_it
     assert rows[0]["baseline"].startswith("vLLM-CPU") and rows[0]["met"] == "no"  # 1.02x of vLLM
     rows = peers_table.main_rows(_shapes(engine=140.0, hf=40.0, vllm=88.0))
     assert rows[0]["met"] == "yes" and rows[0]["ratio"] == "1.59×"
+    alone = _shapes(engine=140.0, hf=40.0, vllm=88.0)  # vLLM absent or failed: the row decides nothing
+    del alone["rows"][0]["vllm_cpu"]
+    alone["rows"][0].update(faster_peer="hf_generate", ratio=3.5)
+    assert peers_table.main_rows(alone)[0]["met"].startswith("—")
 
 
 def test_the_sft_row_is_selfalign_default_mode_against_trl_defaults(peers_table):
