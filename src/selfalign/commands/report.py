@@ -22,14 +22,14 @@ def report(
     ] = None,
 ) -> None:
     """Write RUN_DIR/report.html: one offline file with tables, plots and side-by-side samples."""
-    if run_dir.is_dir() and not (run_dir / "manifest.json").is_file():  # a report of nothing is no report
-        raise RunDirError(
-            f"{run_dir}: not a selfalign run directory (no manifest.json; `selfalign run` writes one)"
-        )
     from selfalign.report import build_report
     from selfalign.report.markdown import results_markdown
 
     with run_dir_lock(run_dir, command_line(), create=False):  # never beside a run still writing this dir
+        if not (run_dir / "manifest.json").is_file():  # a report of nothing is no report
+            raise RunDirError(
+                f"{run_dir}: not a selfalign run directory (no manifest.json; `selfalign run` writes one)"
+            )
         path = build_report(run_dir)
         text = results_markdown(run_dir) if markdown is not None else None
     print(f"wrote {path}")
