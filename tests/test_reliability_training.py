@@ -88,8 +88,8 @@ def test_yaml_inf_beta_is_refused(tmp_path):
 
 @pytest.mark.parametrize(
     "argv,option",
-    [(["dpo", "--beta", "inf"], "--beta"), (["sft", "--lr", "nan"], "--learning-rate"),
-     (["sft", "--epochs", "inf"], "--epochs"), (["dpo", "--lr", "-inf"], "--learning-rate")],
+    [(["dpo", "--beta", "inf"], "--beta inf"), (["sft", "--lr", "nan"], "--lr nan"),
+     (["sft", "--epochs", "inf"], "--epochs inf"), (["dpo", "--lr", "-inf"], "--lr -inf")],
 )  # fmt: skip
 def test_cli_inf_or_nan_option_is_one_line_and_writes_nothing(tmp_path, capsys, argv, option):
     out = tmp_path / "out"
