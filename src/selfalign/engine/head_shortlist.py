@@ -34,7 +34,9 @@ from selfalign.engine import head
 from selfalign.engine.head_bounds import REL, TINY, U32, Approx, HeadCopy, copy_of, f32_floor
 
 _ON = True  # measured faster at batch 1, 8 and 32 on Gemma 3 270M (docs/PERFORMANCE.md)
-SAMPLE_REACH = 10.0  # shortlist for sampling: tokens within this many temperature units of the top
+# Sampling shortlists: tokens within this many temperature units of the top (plus the radii), first the
+# narrow one (most nuclei are a few tokens), the wide one when the narrow one does not hold top_p.
+SAMPLE_REACH = (4.0, 10.0)
 MAX_SHORTLIST = 2048  # more candidates than this: not worth proving, take the full head
 # Causal LMs whose forward is exactly ``lm_head(decoder(...).last_hidden_state[:, -1:])`` at decode (others
 # scale hidden states or logits: Cohere, Granite, MiniCPM...); a test checks the equality on the tiny ones.
@@ -208,17 +210,27 @@ def sampled(copy: HeadCopy, h: torch.Tensor, approx: Approx, sampler: Any, rows:
             window: int) -> torch.Tensor | None:  # fmt: skip
     """Each row's draw, proven; on the first unproven row every generator is put back as it was."""
     temp = float(sampler.temperature)
-    reach = torch.full_like(approx.top, SAMPLE_REACH * temp)
-    short = _shortlist(copy, h, approx, reach)
+    narrow, wide = SAMPLE_REACH
+    short = _shortlist(copy, h, approx, torch.full_like(approx.top, wide * temp))
     if short is None:
         return None
     b, j, g, e, outside = short
+    floor = f32_floor(
+        approx.top - narrow * temp - 2 * (approx.radius + approx.fp32_radius + REL * approx.top.abs())
+    )
+    near = approx.a[b, j] >= floor[b]
+    near_out = approx.upper(floor.double())
     states = [sampler.generators[r].get_state() for r in rows]
     picks = []
     for i, r in enumerate(rows):
-        at = (b == i).nonzero(as_tuple=True)[0]
-        row = Row(approx, i, j[at], g[at], e[at], float(outside[i]), temp, float(sampler.top_p), window)
-        tok = row.draw(sampler.generators[r])
+        tok = None
+        for at, out in (((b == i) & near, near_out[i]), (b == i, outside[i])):
+            at = at.nonzero(as_tuple=True)[0]
+            sampler.generators[r].set_state(states[i])
+            row = Row(approx, i, j[at], g[at], e[at], float(out), temp, float(sampler.top_p), window)
+            tok = row.draw(sampler.generators[r])
+            if tok is not None:
+                break
         if tok is None:
             STATS.unproven_rows += 1
             for rr, state in zip(rows, states, strict=True):
@@ -286,8 +298,9 @@ class Row:
             return None
         q = torch.empty(self.window, dtype=torch.float32).exponential_(1.0, generator=gen).double()
         cand = maybe_member.nonzero(as_tuple=True)[0]
-        q_min = torch.stack([q[int(first[c]) : int(last[c]) + 1].min() for c in cand])
-        q_max = torch.stack([q[int(first[c]) : int(last[c]) + 1].max() for c in cand])
+        span = first[cand, None] + torch.arange(int((last - first)[cand].max()) + 1)[None, :]
+        slots = q[torch.minimum(span, last[cand, None])]  # each candidate's slots (the last one repeated)
+        q_min, q_max = slots.min(dim=1).values, slots.max(dim=1).values
         if float(q_min.min()) < 1e-30:
             return None
         score_lo = torch.where(member[cand], self.lo[cand] - q_max.log(), -math.inf)
