@@ -33,7 +33,9 @@ import torch
 from selfalign.engine import head
 from selfalign.engine.head_bounds import REL, TINY, U32, Approx, HeadCopy, copy_of, f32_floor
 
-_ON = True  # measured faster at batch 1, 8 and 32 on Gemma 3 270M (docs/PERFORMANCE.md)
+# On by default where measured faster on Gemma 3 270M here (docs/PERFORMANCE.md, 2026-12-06): greedy yes;
+# sampled draws are proven exactly too but the proof costs more than the head it saves, so off by default.
+_ON = {"greedy": True, "sampled": False}
 # Sampling shortlists: tokens within this many temperature units of the top (plus the radii), first the
 # narrow one (most nuclei are a few tokens), the wide one when the narrow one does not hold top_p.
 SAMPLE_REACH = (4.0, 10.0)
@@ -44,10 +46,11 @@ PLAIN_HEAD = frozenset({"llama", "qwen2", "qwen3", "mistral", "gemma", "gemma3_t
 
 
 @contextlib.contextmanager
-def shortlist(on: bool) -> Iterator[None]:
-    """Turn the shortlist head on or off inside the block (the A/B of tests and ``bench/head.py``)."""
+def shortlist(on: bool, sampled: bool | None = None) -> Iterator[None]:
+    """Turn the shortlist head on or off inside the block, for greedy and (unless ``sampled`` says
+    otherwise) sampled decoding: the A/B of tests and ``bench/head.py``."""
     global _ON
-    old, _ON = _ON, on
+    old, _ON = _ON, {"greedy": on, "sampled": on if sampled is None else sampled}
     try:
         yield
     finally:
@@ -123,7 +126,9 @@ class Deferred:
 
 def applicable(model: Any, params: Any) -> HeadCopy | None:
     """The bf16 copy of ``model``'s head when the proof covers this model and these params, else None."""
-    if not _ON or head.last() == 0 or params.repetition_penalty != 1.0:
+    if not _ON["sampled" if params.temperature > 0 else "greedy"]:
+        return None
+    if head.last() == 0 or params.repetition_penalty != 1.0:
         return None
     if params.temperature > 0 and (params.top_k > 0 or params.top_p >= 1.0):
         return None
