@@ -83,8 +83,8 @@ def test_steered_samples_only_for_constrained_items_with_own_ids_and_seed(tmp_pa
     assert manifest["yield"]["samples"] == 2 and manifest["yield"]["samples_passed"] == 0
     table = manifest["steer"]["yield"]
     assert table["steered"]["samples"] == 4 and table["steered"]["passed"] == 4
-    assert table["unsteered"]["per_n_constraints"] == {"1": {"samples": 1, "passed": 0},
-                                                        "2": {"samples": 1, "passed": 0}}
+    assert table["unsteered"]["per_n_constraints"] == {"1": {"samples": 1, "passed": 0, "usable": 0},
+                                                        "2": {"samples": 1, "passed": 0, "usable": 0}}
     fluency = manifest["steer"]["fluency"]
     assert fluency["steered"]["n"] == 4 and fluency["unsteered"]["n"] == 0
     assert manifest["steer"]["side_by_side"][0]["steered_passes"] is True
@@ -108,17 +108,20 @@ def test_resume_after_a_kill_writes_the_same_records(tmp_path: Path) -> None:
 
 def _rec(iid: str, text: str, cons: list, steered: bool, reason: str = "stop") -> dict:
     return {"instruction_id": iid, "instruction": "Say something.", "text": text, "constraints": cons,
-            "stop_reason": reason, "gen": {"steered": steered} if steered else {}}  # fmt: skip
+            "stop_reason": reason, "gen": {"steered": steered} if steered else {},
+            "qc": {"truncated": reason == "dead_end" or text.endswith(" z")}}  # fmt: skip
 
 
 def test_yield_table_counts_per_type_per_k_and_dead_ends() -> None:
     recs = [_rec("a", "x, y", NO_COMMAS, False), _rec("a", "x y", NO_COMMAS, True),
-            _rec("c", "x y", TWO, True), _rec("c", "X y", TWO, True, "dead_end")]  # fmt: skip
+            _rec("c", "x y", TWO, True), _rec("c", "X y", TWO, True, "dead_end"),
+            _rec("a", "x y z", NO_COMMAS, True)]  # passes its check, but QC-flagged  # fmt: skip
     t = yield_table(recs)
     assert t["unsteered"]["samples"] == 1 and t["unsteered"]["passed"] == 0
-    assert t["steered"]["samples"] == 3 and t["steered"]["passed"] == 2 and t["steered"]["dead_ends"] == 1
-    assert t["steered"]["per_type"]["lowercase"] == {"samples": 2, "passed": 1}
-    assert t["steered"]["per_n_constraints"]["2"] == {"samples": 2, "passed": 1}
+    assert t["steered"]["samples"] == 4 and t["steered"]["passed"] == 3 and t["steered"]["dead_ends"] == 1
+    assert t["steered"]["usable"] == 2 and t["steered"]["usable_rate"] == 0.5
+    assert t["steered"]["per_type"]["no_commas"] == {"samples": 4, "passed": 3, "usable": 2}
+    assert t["steered"]["per_n_constraints"]["2"] == {"samples": 2, "passed": 1, "usable": 1}
 
 
 def test_contrast_pair_needs_a_steered_pass_and_an_unsteered_fail() -> None:
@@ -150,4 +153,5 @@ def test_report_shows_steered_beside_unsteered(tmp_path: Path) -> None:
     assert "the rhine and the elbe and the danube." in part and "The Rhine, the Elbe, the Main." in part
     assert "2/2 (100.0%)" in part and "0/2 (0.0%)" in part  # steered vs unsteered, all constrained samples
     md = steer_section(load_run(tmp_path / "run"))
-    assert "| all constrained samples | 0/2 (0.0%) | 2/2 (100.0%) |" in md and "steered (pass)" in md
+    assert "| all constrained samples | 0/2 (0.0%) | 0/2 (0.0%) | 2/2 (100.0%) | 2/2 (100.0%) |" in md
+    assert "steered (pass)" in md

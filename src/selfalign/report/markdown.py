@@ -19,7 +19,14 @@ from selfalign.constraints import passes_all
 from selfalign.errors import DataError
 from selfalign.report import pooled
 from selfalign.report.load import Run, load_run, read_object
-from selfalign.report.sections_steer import FLUENCY_HEADERS, SIDES, fluency_rows, steer_metrics, yield_rows
+from selfalign.report.sections_steer import (
+    FLUENCY_HEADERS,
+    SIDES,
+    YIELD_HEADERS,
+    fluency_rows,
+    steer_metrics,
+    yield_rows,
+)
 from selfalign.stages.seeds import SEED_SUFFIX
 
 
@@ -253,7 +260,7 @@ def steer_section(run: Run) -> str:
     m = steer_metrics(run)
     if not m:
         return "_No steered samples in this run._"
-    parts = [md_table(["training instructions", *SIDES], yield_rows(m)),
+    parts = [md_table(YIELD_HEADERS, yield_rows(m)),
              md_table(FLUENCY_HEADERS, fluency_rows(m))]
     for r in m.get("side_by_side") or []:
         verdict = {s: "pass" if r[s + "_passes"] else "fail" for s in SIDES}

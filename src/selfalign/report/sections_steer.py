@@ -24,20 +24,29 @@ def steer_metrics(run: Run) -> dict[str, Any] | None:
     return (read_object(path).get("metrics") or {}).get("steer")
 
 
-def _rate(cell: dict[str, Any] | None) -> str:
-    if not cell or not cell.get("samples"):
+def _rate(cell: dict[str, Any] | None, what: str) -> str:
+    if not cell or not cell.get("samples") or what not in cell:
         return "–"
-    return f"{cell['passed']}/{cell['samples']} ({pct(cell['passed'] / cell['samples'])})"
+    return f"{cell[what]}/{cell['samples']} ({pct(cell[what] / cell['samples'])})"
+
+
+YIELD_HEADERS = ["training instructions", "unsteered: pass checks", "unsteered: pass + QC-clean",
+                 "steered: pass checks", "steered: pass + QC-clean"]  # fmt: skip
 
 
 def yield_rows(m: dict[str, Any]) -> list[list[str]]:
-    """Rows ``[what, unsteered, steered]``: all, per number of constraints, per type (plain text cells)."""
+    """Rows ``[what, unsteered pass, unsteered usable, steered pass, steered usable]``: all, per number of
+    constraints, per type (plain text cells). Usable = what critique can accept (no QC flag)."""
     y = m["yield"]
-    rows = [["all constrained samples", *(_rate(y[s]) for s in SIDES)]]
+
+    def cells(get: Any) -> list[str]:
+        return [_rate(get(y[s]), w) for s in SIDES for w in ("passed", "usable")]
+
+    rows = [["all constrained samples", *cells(lambda side: side)]]
     for key in ("per_n_constraints", "per_type"):
         names = sorted(set(y["unsteered"][key]) | set(y["steered"][key]))
         label = "{} constraint(s)" if key == "per_n_constraints" else "{}"
-        rows += [[label.format(n), *(_rate(y[s][key].get(n)) for s in SIDES)] for n in names]
+        rows += [[label.format(n), *cells(lambda side, n=n, key=key: side[key].get(n))] for n in names]
     return rows
 
 
@@ -66,9 +75,10 @@ def steering(run: Run) -> str:
     dead = m["yield"]["steered"].get("dead_ends", 0)
     body = note(
         "Samples that pass every code check, drawn alone (unsteered) and with the instruction's constraints "
-        f"steering decoding; every steered sample is checked like any other. Dead ends (dropped): {dead}."
+        "steering decoding; every steered sample is checked like any other, and only those that also have no "
+        f"QC flag (loops, running to the token limit) can be trained on. Dead ends (dropped): {dead}."
     )
-    body += table(["training instructions", "unsteered", "steered"], yield_rows(m), raw=False)
+    body += table(YIELD_HEADERS, yield_rows(m), raw=False)
     body += note(f"Fluency of passing samples, scored by the {m['fluency']['scored_with']}:")
     body += table(FLUENCY_HEADERS, fluency_rows(m), raw=False)
     rows = [

@@ -45,11 +45,13 @@ def _side(record: dict[str, Any]) -> str:
 def yield_table(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Samples passing every check, steered vs unsteered: overall, per type, per number of constraints.
 
-    An item with two types counts for both types. ``dead_ends`` are steered rows whose steers left no token
-    to pick (they fail QC as truncated and are never accepted).
+    An item with two types counts for both types. ``usable``: passes every check *and* has no QC flag — what
+    the critique stage can accept for SFT (a steer can satisfy a rule and still loop or run to the token
+    limit). ``dead_ends`` are steered rows whose steers left no token to pick (QC-truncated, never accepted).
     """
     out: dict[str, Any] = {
-        side: {"samples": 0, "passed": 0, "dead_ends": 0, "per_type": {}, "per_n_constraints": {}}
+        side: {"samples": 0, "passed": 0, "usable": 0, "dead_ends": 0, "per_type": {},
+               "per_n_constraints": {}}
         for side in ("steered", "unsteered")
     }
     for r in records:
@@ -58,15 +60,19 @@ def yield_table(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
             continue
         row = out[_side(r)]
         ok = passes_all(r["text"], cons)
+        usable = ok and not any((r.get("qc") or {}).values())
         row["samples"] += 1
         row["passed"] += ok
+        row["usable"] += usable
         row["dead_ends"] += r.get("stop_reason") == "dead_end"
         for key, bucket in (*((c["type"], "per_type") for c in cons), (str(len(cons)), "per_n_constraints")):
-            cell = row[bucket].setdefault(key, {"samples": 0, "passed": 0})
+            cell = row[bucket].setdefault(key, {"samples": 0, "passed": 0, "usable": 0})
             cell["samples"] += 1
             cell["passed"] += ok
+            cell["usable"] += usable
     for row in out.values():
         row["pass_rate"] = round(row["passed"] / row["samples"], 4) if row["samples"] else None
+        row["usable_rate"] = round(row["usable"] / row["samples"], 4) if row["samples"] else None
         row["per_type"] = dict(sorted(row["per_type"].items()))
         row["per_n_constraints"] = dict(sorted(row["per_n_constraints"].items()))
     return out
