@@ -180,7 +180,8 @@ def main() -> int:
     gen_prompts, requests = prompts(args.n, shots=2), score_requests(args.n)
 
     def generate() -> list:
-        return [g.raw for g in engine.generate(gen_prompts, params)]
+        with hs.shortlist(False):  # this row measures logits-where-read alone (the shortlist: --only-shortlist)
+            return [g.raw for g in engine.generate(gen_prompts, params)]
 
     def score() -> list:
         return [[s.token_logprobs for s in opts] for opts in engine.logprobs(requests)]
