@@ -180,7 +180,7 @@ def main() -> int:
     gen_prompts, requests = prompts(args.n, shots=2), score_requests(args.n)
 
     def generate() -> list:
-        with hs.shortlist(False):  # this row measures logits-where-read alone (the shortlist: --only-shortlist)
+        with hs.shortlist(False):  # logits-where-read alone (the shortlist head: --only-shortlist)
             return [g.raw for g in engine.generate(gen_prompts, params)]
 
     def score() -> list:
