@@ -35,7 +35,11 @@ from selfalign.engine.head_bounds import REL, TINY, U32, Approx, HeadCopy, copy_
 
 # On by default where measured faster on Gemma 3 270M here (docs/PERFORMANCE.md, 2026-12-06): greedy yes;
 # sampled draws are proven exactly too but the proof costs more than the head it saves, so off by default.
-_ON = {"greedy": True, "sampled": False}
+# Measured on a CPU with bf16 kernels (AVX-512; oneDNN says so): without them the bf16 copy's matmul is
+# no cheaper than the fp32 head (docs/PERFORMANCE.md, "bf16 on this CPU"), so greedy stays off there.
+# Outputs are the same either way; only speed depends on it.
+_BF16_NATIVE = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) or torch.cuda.is_available()
+_ON = {"greedy": _BF16_NATIVE, "sampled": False}
 # Sampling shortlists: tokens within this many temperature units of the top (plus the radii), first the
 # narrow one (most nuclei are a few tokens), the wide one when the narrow one does not hold top_p.
 SAMPLE_REACH = (4.0, 10.0)
