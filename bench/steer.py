@@ -32,10 +32,10 @@ INSTRUCTIONS = (
 )
 
 
-def rows(per_type: int, multi: int, seed: int) -> list[tuple[str, list[dict]]]:
+def rows(per_type: int, multi: int, seed: int, types: list[str]) -> list[tuple[str, list[dict]]]:
     rng = random.Random(seed)
     out = []
-    for name in all_types():
+    for name in types or all_types():
         for i in range(per_type):
             instruction = INSTRUCTIONS[i % len(INSTRUCTIONS)]
             params = REGISTRY[name].bind(REGISTRY[name].sample_params(rng), instruction)
@@ -55,11 +55,12 @@ def main() -> None:
     ap.add_argument("--multi", type=int, default=10)
     ap.add_argument("--max-new", type=int, default=96)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--types", nargs="*", default=[], help="only these types (default: all)")
     args = ap.parse_args()
     engine = Engine.load(ModelSpec(ref=args.model, sentinels=False))
     engine.progress = False
     fmt = get_format()
-    todo = rows(args.per_type, args.multi, args.seed)
+    todo = rows(args.per_type, args.multi, args.seed, args.types)
     prompts = [fmt.prompt(text) for text, _ in todo]
     params = GenParams(max_new_tokens=args.max_new, temperature=0.8, top_p=0.95, seed=args.seed,
                        stop=fmt.stop, batch_size=32)  # fmt: skip

@@ -188,7 +188,7 @@ class ListLines(Part):
         return len(self.pattern.findall(normalize_newlines(text)))
 
     def can_end(self, row: Steer) -> bool:
-        return self.count(row.text) == self.p["n"] and not _line_start(row.text)
+        return self.count(row.text) == self.p["n"]
 
     def must_end(self, row: Steer) -> bool:
         return self.count(row.text) >= self.p["n"] and _line_start(row.text)
@@ -278,6 +278,13 @@ class TwoResponses(Part):
 
     def risky(self, row: Steer) -> torch.Tensor:
         return row.table.regex(r"\*")
+
+    def push(self, row: Steer) -> torch.Tensor | None:
+        # The second response starts with a word (Gemma 270M was seen looping on "******." lines instead).
+        parts = _SEPARATOR_RE.split(normalize_newlines(row.text))
+        if len(parts) == 2 and not WORD_RE.search(parts[1]):
+            return row.table.has_word
+        return None
 
     def verify(self, row: Steer, text: str) -> bool:
         return self.seps(text) <= self.seps(row.text)
