@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,26 @@ def test_disk_full_while_saving_a_checkpoint_then_resume_gives_the_clean_adapter
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []  # no staging left behind
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(steps)
+
+
+def test_killed_after_the_last_checkpoint_resumes_without_an_extra_step(tmp_path):
+    """transformers 5.23 trains step max_steps + 1 when resumed from a final checkpoint that is not at an
+    epoch's end (the kill-anywhere CI failure: a DPO adapter one step past the clean one)."""
+    settings = SETTINGS.model_copy(update={"max_steps": 3, "save_steps": 1})  # ends mid-epoch
+
+    def train(out: Path) -> TrainOutcome:
+        torch.manual_seed(0)
+        return train_sft(Engine.load(TINY), EXAMPLES, settings, out)
+
+    clean = train(tmp_path / "clean").adapter_dir
+    out = tmp_path / "killed"
+    train(out)
+    shutil.rmtree(out / "adapter")  # a kill after the last checkpoint, before publish
+    outcome = train(out)
+    assert outcome.resumed_from is not None and outcome.resumed_from.endswith("checkpoint-3")
+    assert outcome.global_step == 3
+    assert not (out / "checkpoints" / "checkpoint-4").exists()
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) == 3
+    for name in ("adapter_model.safetensors", "adapter_config.json"):
+        assert (outcome.adapter_dir / name).read_bytes() == (clean / name).read_bytes(), name

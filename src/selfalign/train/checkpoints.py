@@ -53,3 +53,14 @@ def last_complete(checkpoints: Path) -> Path | None:
         log.warning("discarding incomplete checkpoint %s: %s", ckpt, why)
         shutil.rmtree(ckpt)
     return best
+
+
+def finished(ckpt: Path) -> bool:
+    """Whether ``ckpt`` was saved at the run's last step (its trainer state's ``global_step >= max_steps``).
+
+    transformers 5.23 does not check the step budget before the first step of a resumed run: resuming from
+    the final checkpoint trains one step more than an uninterrupted run. The caller loads it instead.
+    """
+    state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
+    max_steps = int(state.get("max_steps") or 0)
+    return max_steps > 0 and int(state["global_step"]) >= max_steps

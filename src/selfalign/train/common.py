@@ -12,7 +12,7 @@ from transformers import TrainerCallback
 
 from selfalign.atomic import write_text_atomic
 from selfalign.errors import ConfigError, QuantizationError
-from selfalign.train.checkpoints import last_complete
+from selfalign.train.checkpoints import finished, last_complete
 from selfalign.train.config import TrainSettings
 
 
@@ -211,10 +211,21 @@ def train_and_save(
     from selfalign.train.outputs import TrainOutcome, last_values, save_adapter
 
     resume = resume_point(out_dir / "checkpoints", settings)
-    result = trainer.train(resume_from_checkpoint=resume)
+    metrics_path = out_dir / "metrics.jsonl"
+    if resume is not None and finished(Path(resume)):
+        # Killed after the last checkpoint: its weights are the trained ones. Trainer.train would run a step
+        # past max_steps (see checkpoints.finished), so load them as train() itself would, and train nothing.
+        trainer._load_from_checkpoint(resume)
+        state = json.loads((Path(resume) / "trainer_state.json").read_text(encoding="utf-8"))
+        logged = read_metrics(metrics_path)
+        losses = [float(r["loss"]) for r in logged if "loss" in r]
+        step = int(state["global_step"])
+        loss = last_values(logged).get("train_loss", sum(losses) / len(losses) if losses else float("nan"))
+    else:
+        result = trainer.train(resume_from_checkpoint=resume)
+        step, loss = int(result.global_step), float(result.training_loss)
     model = trainer.model
     model.eval()
-    metrics_path = out_dir / "metrics.jsonl"
     # Under `accelerate launch` every process holds the same trained weights (DDP); one writes them.
     adapter = out_dir / "adapter"
     if is_main(trainer):
@@ -222,9 +233,9 @@ def train_and_save(
     return model, TrainOutcome(
         adapter_dir=adapter,
         metrics_path=metrics_path,
-        global_step=int(result.global_step),
+        global_step=step,
         resumed_from=resume,
-        final={**last_values(read_metrics(metrics_path)), "train_loss": float(result.training_loss)},
+        final={**last_values(read_metrics(metrics_path)), "train_loss": float(loss)},
         n_examples=n_examples,
         n_tokens=n_tokens,
     )
