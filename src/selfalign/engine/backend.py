@@ -35,6 +35,7 @@ class BackendSpec:
     max_lora_rank: int = 64
     max_model_len: int = 2048
     scoring: Literal["auto", "torch", "backend"] = "auto"  # where logprobs run when the backend is not torch
+    linear: Literal["exact", "packed"] = "exact"  # torch on CPU: oneDNN pre-packed weights (engine/packed.py)
 
 
 def vllm_distribution() -> tuple[str, str] | None:

@@ -71,6 +71,10 @@ class Engine:
         )  # fmt: skip
         if backend.backend != "torch":  # which backend runs each workload shape, and why
             engine.provenance["backend"]["shapes"] = plan(backend, device).provenance()["shapes"]
+        if backend.linear == "packed" and device == "cpu":
+            from selfalign.engine.packed import install
+
+            engine.provenance["backend"]["linear"] = f"packed (oneDNN, {install(engine.model)} layers)"
         if spec.sentinels if isinstance(spec, ModelSpec) else True:
             engine.provenance["sentinels"] = run_sentinels(engine)
         return engine
