@@ -332,12 +332,25 @@ def test_policy_names_and_the_training_chain(tmp_path):
     assert open_run(run, "sft").chain() == ["sft"]
     assert open_run(run, "dpo-r10").chain() == ["sft", "dpo", "dpo-r2", "dpo-r10"]
     for bad in ("dpo-r1", "dpo-r0", "ppo", "dpo-r", "sft-r1", "sft-"):
-        with pytest.raises(ExportError, match="expected sft, sft-rN, dpo or dpo-rN"):
+        with pytest.raises(ExportError, match=r"expected sft, sft-rN, dpo or dpo-rN \(N >= 2\), with -sK"):
             open_run(run, bad)
     fresh = _fake_run(tmp_path / "f", {"sft": True, "dpo": False, "dpo-r2": True})
     assert open_run(fresh, "dpo-r2").chain() == ["dpo", "dpo-r2"]  # DPO from the base: SFT is not in it
     with pytest.raises(ExportError, match="'dpo-r3' was not trained"):
         open_run(fresh, "dpo-r3")
+
+
+def test_one_seeds_policy_of_a_several_seed_run_exports_with_its_own_chain(tmp_path):
+    """sft.seeds: [0, 1]: stages sft-s0, sft-s1, pairs-s*, dpo-s*; seed 1's DPO continues seed 1's SFT."""
+    stages = {"sft-s0": True, "sft-s1": True, "dpo-s0": True, "dpo-s1": True, "dpo-r2-s1": True}
+    run = _fake_run(tmp_path / "r", stages)
+    assert open_run(run, "sft-s1").chain() == ["sft-s1"]
+    assert open_run(run, "dpo-s1").chain() == ["sft-s1", "dpo-s1"]
+    assert open_run(run, "dpo-r2-s1").chain() == ["sft-s1", "dpo-s1", "dpo-r2-s1"]
+    data = open_run(run, "dpo-s0").training_data()
+    assert [d["file"] for d in data[:2]] == ["sft-s0/sft.jsonl", "pairs-s0/pairs.jsonl"]
+    with pytest.raises(ExportError, match="'sft-s2' was not trained"):
+        open_run(run, "sft-s2")
 
 
 def test_an_sft_round_is_its_own_chain_and_dpo_starts_from_the_round_it_was_given(tmp_path):

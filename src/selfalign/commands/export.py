@@ -11,7 +11,9 @@ import typer
 def export(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `selfalign run`.")],
     out: Annotated[Path, typer.Option(help="Export directory (must not exist, or be empty).")],
-    policy: Annotated[str, typer.Option(help="Which adapter: sft, sft-rN, dpo or dpo-rN.")] = "dpo",
+    policy: Annotated[
+        str, typer.Option(help="Which adapter: sft, sft-rN, dpo or dpo-rN; seed K's: sft-sK, dpo-sK.")
+    ] = "dpo",
     merge: Annotated[
         bool, typer.Option(help="Also merge the adapter into an fp32 base and save full safetensors.")
     ] = False,

@@ -15,7 +15,7 @@ from selfalign.engine.gguf_build import sha256_file
 from selfalign.errors import ExportError, SelfalignError
 from selfalign.evaluate.items import HeldOutItem, load_items
 
-_POLICY = re.compile(r"^(sft|dpo)(?:-r(\d+))?$")
+_POLICY = re.compile(r"^(sft|dpo)(?:-r(\d+))?(-s\d+)?$")  # sft, sft-r2, dpo-r3, one seed's: sft-s1, dpo-r2-s1
 # The file each training stage trained on (relative to the run dir) and its count key in the manifest.
 _TRAINED_ON = {"sft": ("{name}/sft.jsonl", "examples"), "dpo": ("{pairs}/pairs.jsonl", "pairs")}
 
@@ -40,10 +40,13 @@ class RunDir:
         the chain backwards."""
         if self.policy.startswith("sft"):
             return [self.policy]
-        start = (self.stage_manifest("dpo").get("inputs") or {}).get("sft_adapter")
-        first = Path(start).parent.name if start else "sft"
-        rounds = {d.name for d in self.path.glob("dpo-r*") if _POLICY.match(d.name)}
-        order = [first, "dpo", *sorted(rounds | {self.policy} - {"dpo"}, key=_round)]
+        seed = _seed_suffix(self.policy)  # one seed's chain stays within that seed's stages (stages/seeds.py)
+        dpo = f"dpo{seed}"
+        start = (self.stage_manifest(dpo).get("inputs") or {}).get("sft_adapter")
+        first = Path(start).parent.name if start else f"sft{seed}"
+        rounds = {d.name for d in self.path.glob("dpo-r*") if _POLICY.match(d.name) and _round(d.name) > 1
+                  and _seed_suffix(d.name) == seed}  # fmt: skip
+        order = [first, dpo, *sorted(rounds | {self.policy} - {dpo}, key=_round)]
         chain = order[: order.index(self.policy) + 1]
         for i in range(len(chain) - 1, 0, -1):
             if not self.stage_manifest(chain[i]).get("config", {}).get("from_sft", True):
@@ -92,7 +95,13 @@ class RunDir:
 
 
 def _round(name: str) -> int:
-    return int(name.rsplit("-r", 1)[1])
+    m = _POLICY.match(name)
+    return int(m.group(2)) if m and m.group(2) else 1
+
+
+def _seed_suffix(name: str) -> str:
+    m = _POLICY.match(name)
+    return (m.group(3) or "") if m else ""
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -111,7 +120,9 @@ def open_run(path: Path, policy: str) -> RunDir:
         raise ExportError(f"{path}: not a selfalign run directory (no readable manifest.json)")
     match = _POLICY.match(policy)
     if not match or (match.group(2) is not None and int(match.group(2)) < 2):
-        raise ExportError(f"--policy {policy!r}: expected sft, sft-rN, dpo or dpo-rN (N >= 2)")
+        raise ExportError(
+            f"--policy {policy!r}: expected sft, sft-rN, dpo or dpo-rN (N >= 2), with -sK for seed K's"
+        )
     stages = {s["name"]: s for s in manifest.get("stages", [])}
     stage = _read_json(path / policy / "manifest.json") or {}
     adapter = path / policy / "adapter"
