@@ -57,3 +57,29 @@ def test_plan_does_not_share_a_tiny_prefix_between_long_contexts():
     a, b = [1, *range(10, 200)], [1, *range(300, 490)]
     groups = plan_stems([a, b], [1, 1])
     assert sorted(len(m) for _, m in groups) == [1, 1]
+
+
+def test_rows_per_pass_are_capped_by_the_logits_they_keep(tiny_engine, monkeypatch):
+    """Long continuations at a large vocabulary: fewer rows a forward (same numbers); short ones as before."""
+    from selfalign.engine import scoring
+
+    assert scoring.rows_within(keep=1, vocab=262_144, rows=64) == 64  # A/B labels: as before
+    assert scoring.rows_within(keep=80, vocab=262_144, rows=64) == 6  # the critic's long continuations
+    assert scoring.rows_within(keep=10_000, vocab=262_144, rows=64) == 1
+    flat = _flat(tiny_engine)
+    want = score_shared(tiny_engine.model, flat, tiny_engine.pad_id, 16)
+    calls: list[int] = []
+    real = tiny_engine.model.forward
+
+    def counted(*args, **kwargs):
+        calls.append(int(kwargs["input_ids"].shape[0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tiny_engine.model, "forward", counted)
+    vocab = int(tiny_engine.model.get_output_embeddings().weight.shape[0])
+    keep = max(len(c) for _, c in flat)
+    monkeypatch.setattr(scoring, "LOGITS_BYTES", 2 * keep * vocab * 4)  # two rows' worth
+    got = score_shared(tiny_engine.model, flat, tiny_engine.pad_id, 16)
+    assert calls and max(calls) <= 2
+    for g, w in zip(got, want, strict=True):
+        assert math.isclose(g.sum, w.sum, abs_tol=1e-4), (g.sum, w.sum)

@@ -57,6 +57,18 @@ def score_batch(model: Any, pairs: list[tuple[list[int], list[int]]], pad_id: in
     return [_option_score(logp[i], cont, keep) for i, (_, cont) in enumerate(pairs)]
 
 
+# Rows per forward are capped so a batch's kept logits (rows x continuation x vocabulary, fp32) stay near this
+# size: the critic's long continuations at Gemma's 262k vocabulary made 32-row batches of 2.7 GB, and scoring
+# ran 2.1x slower than in 6-row batches (bench/peers.py scoring row, docs/PERFORMANCE.md). Short options (A/B
+# labels) are untouched: 512 MB holds 512 one-token rows.
+LOGITS_BYTES = 512 << 20
+
+
+def rows_within(keep: int, vocab: int, rows: int) -> int:
+    """``rows``, lowered so ``rows x keep x vocab`` fp32 logits fit :data:`LOGITS_BYTES` (at least 1)."""
+    return max(1, min(rows, LOGITS_BYTES // max(1, keep * vocab * 4)))
+
+
 def batches_by_length(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     """Indices grouped longest-first so each batch pads little (order restored by the caller)."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
@@ -128,6 +140,9 @@ def score_shared(
 
     device = next(model.parameters()).device
     row_batch = row_batch or 4 * batch_size
+    if pairs:
+        keep, vocab = max(len(c) for _, c in pairs), int(model.get_output_embeddings().weight.shape[0])
+        batch_size, row_batch = rows_within(keep, vocab, batch_size), rows_within(keep, vocab, row_batch)
     out: list[OptionScore | None] = [None] * len(pairs)
     by_ctx: dict[tuple[int, ...], list[int]] = {}
     for i, (ctx, _) in enumerate(pairs):
