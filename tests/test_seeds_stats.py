@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -137,3 +138,14 @@ def test_two_way_bootstrap_refuses_bad_input():
         two_way_bootstrap_lift([True, False], [[True]])
     with pytest.raises(ValueError, match="expected a bool"):
         two_way_bootstrap_lift([True], [["yes"]])
+
+
+def test_selfalign_run_prints_the_pooled_headline_under_its_stage_table(tmp_path):
+    from selfalign.commands.pipeline import result_line
+
+    assert result_line(tmp_path) is None  # not evaluated (--until, or stopped): no line
+    h = headline(_records(SPEC), {}, n_boot=100)
+    (tmp_path / "evaluate").mkdir()
+    (tmp_path / "evaluate" / "results.json").write_text(json.dumps({"headline": h}))
+    line = result_line(tmp_path) or ""
+    assert line == report_pooled.lead_sentence(h) and "sft (3 seeds pooled): +12.5 pts [" in line

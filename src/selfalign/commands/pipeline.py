@@ -55,7 +55,21 @@ def run(
         counts = ", ".join(f"{k}={v}" for k, v in list(s.get("counts", {}).items())[:4])
         table.add_row(s["name"], s["status"], f"{s['wall_seconds']:.1f}", str(s["tokens_generated"]), counts)
     console.print(table)
+    if (lead := result_line(out)) is not None:
+        console.print(lead)
     console.print(f"total {manifest['run'].get('wall_seconds', 0):.1f} s; {written_note(out, manifest)}")
+
+
+def result_line(out: Path) -> str | None:
+    """The headline under the stage table: each policy's seeds pooled against the stronger base (the
+    report's first sentence), or None when the run has not evaluated."""
+    from selfalign.report.pooled import lead_sentence
+
+    try:
+        results = json.loads((out / "evaluate" / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return lead_sentence(results.get("headline"))
 
 
 def written_note(out: Path, manifest: dict[str, Any]) -> str:
