@@ -17,6 +17,7 @@ A and B are compared row by row (``same``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -50,11 +51,17 @@ def workload(shape: str, n: int, max_new: int, batch: int) -> tuple[list[str], G
     return [p for p in prompts for _ in range(samples)], params
 
 
-def measure(engine: Engine, prompts: list[str], params: GenParams, on: bool) -> tuple[float, list[str], int]:
+def measure(engine: Engine, prompts: list[str], params: GenParams, on: bool, head: bool = False
+            ) -> tuple[float, list[str], int]:
+    """One arm. ``head``: the shortlist head follows the arm too (A = the whole engine before issue 27)."""
+    from selfalign.engine.head_shortlist import shortlist
+
     engine.torch.options.refill = engine.torch.options.prefixes = on
-    t = time.perf_counter()
-    gens = engine.generate(prompts, params)
-    return time.perf_counter() - t, [g.raw for g in gens], sum(g.n_tokens for g in gens)
+    with shortlist(on, sampled=False) if head else contextlib.nullcontext():
+        t = time.perf_counter()
+        gens = engine.generate(prompts, params)
+        dt = time.perf_counter() - t
+    return dt, [g.raw for g in gens], sum(g.n_tokens for g in gens)
 
 
 def main() -> None:
@@ -65,6 +72,8 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--shapes", default=",".join(SHAPES))
+    ap.add_argument("--with-head", action="store_true",
+                    help="arm A also turns the greedy shortlist head off: the engine before issue 27 in full")
     args = ap.parse_args()
     engine = Engine.load(ModelSpec(ref=args.model, sentinels=False))
     engine.progress = False
@@ -77,7 +86,7 @@ def main() -> None:
         texts: dict[bool, list[str]] = {}
         for _ in range(args.reps):
             for on in (False, True):
-                dt, texts[on], tokens[on] = measure(engine, prompts, params, on)
+                dt, texts[on], tokens[on] = measure(engine, prompts, params, on, args.with_head)
                 times[on].append(dt)
         rate = {on: tokens[on] / min(times[on]) for on in (False, True)}
         same = sum(a == b for a, b in zip(texts[False], texts[True], strict=True))
