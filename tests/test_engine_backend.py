@@ -32,13 +32,22 @@ def test_resolve_torch_auto_and_vllm(monkeypatch):
     monkeypatch.setattr(autopick, "cores", lambda: 2)
     monkeypatch.setattr(autopick, "isa", lambda: "avx2")
     assert resolve(BackendSpec(backend="auto"), "cpu") == ("vllm" if installed else "torch")
-    monkeypatch.setattr(autopick, "isa", lambda: "avx512")  # the rows were measured on AVX2 only
+    monkeypatch.setattr(autopick, "isa", lambda: "avx512")  # measured 2026-12-06: vLLM faster on greedy
+    assert resolve(BackendSpec(backend="auto"), "cpu") == ("vllm" if installed else "torch")
+    monkeypatch.setattr(autopick, "isa", lambda: "aarch64")  # no row for this ISA: torch, the reference
     assert resolve(BackendSpec(backend="auto"), "cpu") == "torch"
     if installed:
         assert resolve(BackendSpec(backend="vllm"), "cpu") == "vllm"
     else:
         with pytest.raises(ModelRefError, match="make vllm"):
             resolve(BackendSpec(backend="vllm"), "cpu")
+
+
+def test_auto_on_the_avx512_vm_picks_per_shape_as_measured():
+    picked = autopick.plan(BackendSpec(backend="auto"), "cpu", n_cores=2, installed=True, vector="avx512")
+    assert dict(picked.picks) == {"short_greedy": "vllm", "fewshot_greedy": "vllm", "sampled": "torch",
+                                  "scoring": "torch"}  # fmt: skip
+    assert "2026-12-06" in picked.reasons["short_greedy"] and "AVX-512" in picked.reasons["short_greedy"]
 
 
 def test_torch_backend_is_recorded_and_used(tiny_engine):
@@ -137,7 +146,7 @@ def test_auto_without_vllm_runs_torch_and_says_why():
 
 def test_auto_reads_each_shape_off_the_measured_table(monkeypatch):
     p = autopick.plan(BackendSpec("auto"), "cpu", n_cores=2, installed=True, vector="avx2")
-    rows = {m.shape: m for m in autopick.MEASURED if m.device == "cpu"}
+    rows = {m.shape: m for m in autopick.MEASURED if m.device == "cpu" and m.isa == "avx2"}
     assert set(rows) == set(autopick.SHAPES)  # every shape measured on this kind of machine
     for shape, m in rows.items():
         assert p.pick(shape) == ("vllm" if m.vllm > m.torch else "torch")
