@@ -63,12 +63,16 @@ def run(
 def result_line(out: Path) -> str | None:
     """The headline under the stage table: each policy's seeds pooled against the stronger base (the
     report's first sentence), or None when the run has not evaluated."""
+    from selfalign.errors import DataError
     from selfalign.report.pooled import lead_sentence
 
-    try:
-        results = json.loads((out / "evaluate" / "results.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    path = out / "evaluate" / "results.json"
+    if not path.is_file():
         return None
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:  # written atomically by evaluate: damaged afterwards, say so
+        raise DataError(f"{path}: not valid JSON ({e})") from e
     return lead_sentence(results.get("headline"))
 
 

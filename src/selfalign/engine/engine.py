@@ -71,10 +71,13 @@ class Engine:
         )  # fmt: skip
         if backend.backend != "torch":  # which backend runs each workload shape, and why
             engine.provenance["backend"]["shapes"] = plan(backend, device).provenance()["shapes"]
-        if backend.linear == "packed" and device == "cpu":
+        if backend.linear == "packed":  # CPU only; elsewhere provenance says it was not applied
             from selfalign.engine.packed import install
 
-            engine.provenance["backend"]["linear"] = f"packed (oneDNN, {install(engine.model)} layers)"
+            engine.provenance["backend"]["linear"] = (
+                f"packed (oneDNN, {install(engine.model)} layers)" if device == "cpu"
+                else f"exact: engine.linear packed applies to CPU fp32 only, not to {device}"
+            )  # fmt: skip
         if spec.sentinels if isinstance(spec, ModelSpec) else True:
             engine.provenance["sentinels"] = run_sentinels(engine)
         return engine

@@ -220,7 +220,7 @@ def train_and_save(
         logged = read_metrics(metrics_path)
         losses = [float(r["loss"]) for r in logged if "loss" in r]
         step = int(state["global_step"])
-        loss = last_values(logged).get("train_loss", sum(losses) / len(losses) if losses else float("nan"))
+        loss = last_values(logged).get("train_loss", sum(losses) / len(losses) if losses else None)
     else:
         result = trainer.train(resume_from_checkpoint=resume)
         step, loss = int(result.global_step), float(result.training_loss)
@@ -235,7 +235,9 @@ def train_and_save(
         metrics_path=metrics_path,
         global_step=step,
         resumed_from=resume,
-        final={**last_values(read_metrics(metrics_path)), "train_loss": float(loss)},
+        # no train_loss when the run was resumed past its end and nothing was logged (never a made-up NaN)
+        final={**last_values(read_metrics(metrics_path)),
+               **({"train_loss": float(loss)} if loss is not None else {})},
         n_examples=n_examples,
         n_tokens=n_tokens,
     )
