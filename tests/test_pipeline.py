@@ -257,3 +257,17 @@ def test_an_sft_round_samples_the_policy_on_fresh_instructions_and_retrains_on_b
     assert {"sft", "sft-r2"} <= set(results["conditions"])
     md = results_markdown(run_dir)
     assert "| sft-r2 |" in md
+
+
+def test_a_held_out_item_no_answer_can_pass_stops_the_run_after_split(tmp_path, full_run):
+    # The run's own items, budget cut below the words the wordiest one needs: refused before responses.
+    from selfalign.evaluate.budget import words_needed
+
+    items = [json.loads(x) for x in (full_run / "split" / "test.jsonl").read_text().splitlines()]
+    need = max(words_needed(r.get("constraints") or [])[0] for r in items)
+    assert need > 1, "tiny.yaml's held-out items should include one that needs words"
+    cfg = _config(tmp_path, evaluate={"max_new_tokens": need - 1})
+    run_dir = tmp_path / "run"
+    with pytest.raises(Exception, match=r"test\.jsonl:\d+: constraints\[\d\]: .*evaluate\.max_new_tokens"):
+        run_pipeline(cfg, run_dir, progress=False)
+    assert set(_statuses(run_dir)) == {"instructions", "split"}  # nothing was sampled or trained

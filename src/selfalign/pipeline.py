@@ -33,6 +33,7 @@ from selfalign.engine import Engine, ModelSpec
 from selfalign.engine.backend import BackendSpec
 from selfalign.engine.provenance import git_state
 from selfalign.errors import ConfigError, GateError
+from selfalign.evaluate.budget import check_budget
 from selfalign.faults import as_os_error
 from selfalign.gates import evaluate_gates, gate_notices
 from selfalign.reruns import key_record, read_key, refuse_replacing_all, why_rerun
@@ -407,6 +408,8 @@ def _run_locked(run: Run, config_path: str | Path, steps: list[Step], until: str
         for notice in gate_notices(gates):
             log.warning(notice)
         run.save()
+        if step.section == "split":  # fail now, not an hour later, on items no answer can pass
+            check_budget(outputs[step.name]["test"], run.config.evaluate.max_new_tokens)
         failed = [g for g in gates if not g["passed"] and not g["overridden"]]
         if failed:
             g = failed[0]

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from selfalign.atomic import atomic_open
 from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.errors import ConfigError
+from selfalign.evaluate.budget import check_budget
 from selfalign.evaluate.conditions import BASE_FEW_SHOT, Condition, PromptBuilder, check_conditions
 from selfalign.evaluate.conditions import with_adapters as default_conditions
 from selfalign.evaluate.critic import AUTO, get_critic
@@ -98,6 +99,7 @@ def run(ctx: StageContext) -> StageResult:
         raise ConfigError("evaluate: no 'heldout' input (the held-out items JSONL)")
     started = time.perf_counter()
     items = load_items(ctx.inputs["heldout"])
+    check_budget(ctx.inputs["heldout"], cfg.max_new_tokens)  # before any generation
     memory = [snapshot("start")]
     engine = ctx.engine()
     memory.append(snapshot("base loaded"))
