@@ -58,8 +58,9 @@ def _instructions(path: Path) -> Path:
     return path
 
 
-def _run(tmp: Path, engine: SteerableEngine, steered: int = 2) -> list[dict]:
-    cfg = ResponsesConfig(samples=1, steered=steered, shared_prompt=True, batch_size=4, temperature=0.8)
+def _run(tmp: Path, engine: SteerableEngine, steered: int = 2, max_new_tokens: int = 96) -> list[dict]:
+    cfg = ResponsesConfig(samples=1, steered=steered, shared_prompt=True, batch_size=4, temperature=0.8,
+                          max_new_tokens=max_new_tokens)
     inputs = {"instructions": _instructions(tmp / "train.jsonl")}
     ctx = StageContext(name="responses", config=cfg, out_dir=tmp / "out", inputs=inputs,
                        engine=lambda: engine)
@@ -88,6 +89,16 @@ def test_steered_samples_only_for_constrained_items_with_own_ids_and_seed(tmp_pa
     fluency = manifest["steer"]["fluency"]
     assert fluency["steered"]["n"] == 4 and fluency["unsteered"]["n"] == 0
     assert manifest["steer"]["side_by_side"][0]["steered_passes"] is True
+
+
+def test_an_instruction_the_budget_cannot_hold_is_not_steered_and_is_counted(tmp_path, monkeypatch):
+    wordy = ("d", "Tell a story about a cat.", [{"type": "min_words", "params": {"n": 40}}])
+    monkeypatch.setattr(f"{__name__}.ROWS", [*ROWS, wordy])
+    recs = _run(tmp_path, SteerableEngine(), steered=1, max_new_tokens=32)
+    assert [r["id"] for r in recs] == ["a-r0", "b-r0", "c-r0", "d-r0", "a-s0", "c-s0"]  # d: unsteered only
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["metrics"]["steer"]["not_steered_over_budget"] == ["d"]
+    assert manifest["counts"]["not_steered_over_budget"] == 1
 
 
 def test_no_steered_calls_when_off(tmp_path: Path) -> None:

@@ -172,8 +172,9 @@ def rounds_section(run: Run, res: dict[str, Any]) -> str:
             for n in ("base_zero_shot", "base_few_shot")}  # fmt: skip
     pre = [[n, "–", "–", "–", f"{_pct(o.get('rate'))} {_ci(o.get('ci_low'), o.get('ci_high'))}"]
            for n, o in base.items() if o]  # fmt: skip
-    return md_table(["policy", "trained on (examples / pairs)", "sampler pass % on its training items",
-                     "DPO reference", "held-out pass % [CI]"], pre + rows)  # fmt: skip
+    return md_table(["policy", "trained on (examples / pairs)",
+                     "unsteered sampler pass % on its training items", "DPO reference",
+                     "held-out pass % [CI]"], pre + rows)  # fmt: skip
 
 
 def _short(path: str) -> str:
@@ -195,7 +196,8 @@ def yield_section(run: Run) -> str:
              f"{r.get('instructions_with_a_pass', 0)}/{r.get('instructions', 0)}"]
             for t, r in y["per_type"].items()]  # fmt: skip
     head = (
-        f"All constrained training instructions: {y['samples_passed']}/{y['samples']} samples pass every "
+        f"All constrained training instructions, unsteered samples only (steered ones: the steered-sampling "
+        f"table): {y['samples_passed']}/{y['samples']} samples pass every "
         f"check; {y['instructions_with_a_pass']}/{y['instructions']} instructions get at least one.\n\n"
     )
     return (
@@ -289,7 +291,7 @@ def results_markdown(run_dir: Path) -> str:
         "## Conditions", conditions_section(res),
         "## Per round", rounds_section(run, res),
         "## Pass rate per constraint type", types_section(res),
-        "## Rejection sampler yield (training instructions, base model)", yield_section(run),
+        "## Rejection sampler yield (training instructions, base model, unsteered)", yield_section(run),
         "## Yield by number of samples", k_section(run),
         "## Steered sampling (training instructions)", steer_section(run),
         "## Wall time per stage", stages_section(run),

@@ -22,6 +22,7 @@ Outputs: ``responses.jsonl`` (response schema) and the manifest with per-flag QC
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 import time
@@ -38,6 +39,7 @@ from selfalign.data.qc import qc_flags, qc_rates
 from selfalign.data.schemas import validate_file
 from selfalign.engine import GenParams
 from selfalign.errors import ConfigError
+from selfalign.evaluate.budget import words_needed
 from selfalign.prompts.builders import heldout_overlap, response_prompt
 from selfalign.prompts.format import get_format
 from selfalign.stages.base import StageContext, StageResult, finish
@@ -47,6 +49,7 @@ from selfalign.stages.steered import STEER_SEED_OFFSET, fluency, is_steered, sid
 from selfalign.stages.steered import yield_table as steer_yield
 
 DATA_FILE = "responses.jsonl"
+log = logging.getLogger("selfalign")
 # "... answer. END" or END on its own line; not "THE END" (the words of a story's last line).
 _TRAILING_END = re.compile(r"(?:(?<=[.!?\"')\]])\s+|\s*\n\s*)END\s*\Z")
 
@@ -342,6 +345,10 @@ def run(ctx: StageContext) -> StageResult:
     # samples' choice above never sees them).
     steer = replace(who, steered=True)
     constrained = [ins for ins in instructions if ins.get("constraints")]
+    # A steer cannot fit n words into fewer tokens: it would force one-token words to the limit and the row
+    # would be QC-truncated, counted as the steer's failure. Such instructions are not steered, and said so.
+    over = [ins["id"] for ins in constrained if words_needed(ins["constraints"])[0] > cfg.max_new_tokens]
+    constrained = [ins for ins in constrained if ins["id"] not in set(over)] if cfg.steered else []
     done = writer.done_keys()
     steered = [(ins, k) for k in range(cfg.steered) for ins in constrained
                if steer.rid(ins["id"], k) not in done]  # fmt: skip
@@ -360,7 +367,13 @@ def run(ctx: StageContext) -> StageResult:
                "round": who.round, "policy": who.policy}  # fmt: skip
     if cfg.steered:
         metrics["steer"] = {"yield": steer_yield(records), "fluency": fluency(ctx.engine(), records),
-                            "side_by_side": side_by_side(records)}  # fmt: skip
+                            "side_by_side": side_by_side(records),
+                            "not_steered_over_budget": over}  # fmt: skip
+        if over:
+            log.warning("responses: %d constrained instruction(s) need more words than max_new_tokens "
+                        "%d holds; not steered, e.g. %s", len(over), cfg.max_new_tokens, over[0])  # fmt: skip
     counts = {"instructions": len(instructions), "responses": len(records)}
+    if cfg.steered:
+        counts["not_steered_over_budget"] = len(over)
     counts.update({f"flag_{k}": v for k, v in metrics["qc_counts"].items()})
     return finish(ctx, cfg, started, {"responses": out_path}, counts, metrics, tokens)

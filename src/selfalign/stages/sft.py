@@ -21,6 +21,7 @@ from pydantic import Field
 
 from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.data.schemas import SFTExample
+from selfalign.errors import ConfigError
 from selfalign.stages.base import StageContext, StageResult, finish_training
 from selfalign.stages.seeds import SeedList, single_seed
 from selfalign.train.config import SFTSettings
@@ -40,6 +41,10 @@ class SFTStageConfig(SFTSettings, SeedList):
     max_examples: int | None = Field(
         default=200, ge=1, description="Train on at most this many examples (first ones); null = all."
     )
+
+
+# Settings that select examples from judged responses; the accepted input was selected by critique already.
+SELECTION_KEYS = frozenset({"min_p_good", "require_confident"})
 
 
 def merge_rounds(earlier: list[SFTExample], new: list[SFTExample]) -> list[SFTExample]:
@@ -67,6 +72,13 @@ def run(ctx: StageContext) -> StageResult:
     if "sft" in ctx.inputs:
         examples, info = load_sft_file(ctx.inputs["sft"])
     elif "accepted" in ctx.inputs:  # the critique stage already decided; never judge twice
+        fields = type(cfg).model_fields
+        ignored = [k for k in sorted(SELECTION_KEYS) if getattr(cfg, k) != fields[k].default]
+        if ignored:  # a setting that would change nothing but the cache key is refused, not dropped
+            raise ConfigError(
+                f"sft.{ignored[0]}: examples come from the critique stage's accepted.jsonl here, which this "
+                "setting does not filter; set critique.accept_threshold / critique.require_qc_clean instead"
+            )
         examples, info = load_accepted(ctx.inputs["accepted"])
     else:
         examples, info = load_sft_from_responses(
@@ -78,7 +90,9 @@ def run(ctx: StageContext) -> StageResult:
     if "previous" in ctx.inputs:
         earlier, info["previous"] = load_sft_file(ctx.inputs["previous"])
         examples = merge_rounds(earlier, examples)
-    if cfg.max_examples is not None:
+    if cfg.max_examples is not None and len(examples) > cfg.max_examples:
+        # Recorded: accepted.jsonl lists unsteered samples first, so the cut falls on steered ones.
+        info["max_examples_cut"] = {"available": len(examples), "dropped": len(examples) - cfg.max_examples}
         examples = examples[: cfg.max_examples]
     data_path = ctx.out_dir / "sft.jsonl"
     write_jsonl_atomic(data_path, examples)

@@ -1,0 +1,46 @@
+"""The sft stage says what it did to its examples: refused selection settings it would ignore, and a cut."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from selfalign.engine import ModelSpec
+from selfalign.errors import ConfigError
+from selfalign.prompts.format import get_format
+from selfalign.stages.base import StageContext
+from selfalign.stages.sft import SFTStageConfig
+from selfalign.stages.sft import run as run_sft
+
+
+def _no_engine() -> None:
+    raise AssertionError("a training stage loads its own engine")
+
+
+def _ctx(tmp_path: Path, config: SFTStageConfig, inputs: dict[str, Path]) -> StageContext:
+    return StageContext(name="sft", config=config, out_dir=tmp_path / "sft", inputs=inputs, engine=_no_engine,
+                        extra={"model_spec": ModelSpec(ref="tiny-random-llama")})  # fmt: skip
+
+
+@pytest.mark.parametrize("setting", [{"min_p_good": 0.7}, {"require_confident": False}])
+def test_a_selection_setting_the_accepted_input_ignores_is_refused(tmp_path, setting):
+    accepted = tmp_path / "accepted.jsonl"
+    accepted.write_text("")  # never read: the refusal comes first
+    ctx = _ctx(tmp_path, SFTStageConfig(max_steps=1, **setting), {"accepted": accepted})
+    with pytest.raises(ConfigError, match=f"sft.{next(iter(setting))}: .*critique"):
+        run_sft(ctx)
+    assert not (tmp_path / "sft").exists()
+
+
+def test_max_examples_records_what_it_cut(tmp_path):
+    fmt = get_format()
+    data = tmp_path / "sft.jsonl"
+    rows = [{"prompt": fmt.prompt(f"Q {i}?"), "completion": fmt.completion(f"answer {i}")} for i in range(5)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = SFTStageConfig(max_steps=1, batch_size=2, max_examples=2, tensorboard=False)
+    run_sft(_ctx(tmp_path, cfg, {"sft": data}))
+    found = json.dumps(json.loads((tmp_path / "sft" / "manifest.json").read_text()))
+    assert '"max_examples_cut": {"available": 5, "dropped": 3}' in found
+    assert len((tmp_path / "sft" / "sft.jsonl").read_text().splitlines()) == 2
