@@ -29,7 +29,12 @@ def _leakage(entry: dict[str, Any]) -> float | None:
 
 def _acceptance(entry: dict[str, Any]) -> float | None:
     counts = entry.get("counts", {})
-    return None if not counts.get("responses") else counts["accepted"] / counts["responses"]
+    if not counts.get("responses"):
+        return None
+    # Back-translated and redrawn records are added, not drawn from the responses: counting them would let
+    # the rate pass 1 and the gate pass on records the sampler never wrote.
+    own = counts["accepted"] - counts.get("back_translated", 0) - counts.get("redrawn", 0)
+    return own / counts["responses"]
 
 
 # stage section -> [(gate name, what is measured, metric, "max"|"min", Gates attribute)]
