@@ -176,3 +176,34 @@ def test_a_rerun_batch_restarts_the_steer(table, gemma: Engine) -> None:
     assert torch.equal(torch.isfinite(first), torch.isfinite(again))
     with pytest.raises(RuntimeError, match="out of step"):
         steer.constrain([tok, tok], torch.zeros(table.size))
+
+
+def _fed(table, gemma: Engine, text: str, budget: int):
+    """A steer that has written ``text`` (token by token, each step through ``constrain``)."""
+    steer = build_steer([{"type": "exclude_words", "params": {"words": ["zebra"]}}], table, gemma.eos_ids,
+                        STOPS, budget)  # fmt: skip
+    ids: list[int] = []
+    for tok in gemma.tokenizer.encode(text, add_special_tokens=False):
+        steer.constrain(ids, torch.zeros(table.size))
+        ids.append(tok)
+        steer.advance(tok)
+    return steer, ids
+
+
+def test_near_the_limit_a_closed_sentence_ends_the_row(table, gemma: Engine) -> None:
+    text = " The cat sat on the mat."
+    word = gemma.tokenizer.encode(" Then", add_special_tokens=False)[0]
+    eos = min(gemma.eos_ids)
+    n = len(gemma.tokenizer.encode(text, add_special_tokens=False))
+    # In the last quarter of the budget the row must end now: a new word is banned, EOS allowed.
+    steer, ids = _fed(table, gemma, text, budget=n + 2)
+    out = steer.constrain(ids, torch.zeros(table.size))
+    assert not torch.isfinite(out[word]) and torch.isfinite(out[eos])
+    # Far from the limit the same text may go on.
+    steer, ids = _fed(table, gemma, text, budget=n + 64)
+    assert torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[word])
+    # Near the limit but mid-sentence (or after a list marker "2."), it goes on too.
+    for cut in (" The cat sat on the", " The cat sat:\n2."):
+        m = len(gemma.tokenizer.encode(cut, add_special_tokens=False))
+        steer, ids = _fed(table, gemma, cut, budget=m + 2)
+        assert torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[word]), cut
