@@ -15,11 +15,18 @@ from selfalign.evaluate.across import compare_runs, markdown, sign_flip_p
 N = 40
 
 
-def _run(root: Path, conditions: dict[str, list[bool | None]], types: str = "max_words") -> Path:
+def _run(
+    root: Path, conditions: dict[str, list[bool | None]], types: str = "max_words", n: int = 50,
+    max_new_tokens: int | None = None,
+) -> Path:  # fmt: skip
     (root / "evaluate").mkdir(parents=True)
-    rows = [{"id": f"i{k}", "condition": name, "passed": p, "checks": [{"type": types, "passed": p}]}
+    check = {"type": types, "params": {"n": n}}
+    rows = [{"id": f"i{k}", "condition": name, "passed": p, "checks": [{**check, "passed": p}]}
             for name, passed in conditions.items() for k, p in enumerate(passed)]  # fmt: skip
     (root / "evaluate" / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if max_new_tokens is not None:  # as the pipeline records it
+        key = {"key": "k", "parts": {"config": {"max_new_tokens": max_new_tokens}}}
+        (root / "evaluate" / ".key").write_text(json.dumps(key))
     return root
 
 
@@ -79,6 +86,15 @@ def test_runs_on_other_items_or_other_constraints_are_refused(tmp_path):
         compare_runs(f"{ok}:base_few_shot", [f"{fewer}:sft"])
     with pytest.raises(ConfigError, match="item i0 has other constraints"):
         compare_runs(f"{ok}:base_few_shot", [f"{other}:sft"])
+    # The same type with other parameters is another item; another answer budget another comparison.
+    other_n = _run(tmp_path / "other_n", {"sft": pol}, n=60)
+    with pytest.raises(ConfigError, match="item i0 has other constraints"):
+        compare_runs(f"{ok}:base_few_shot", [f"{other_n}:sft"])
+    short = _run(tmp_path / "short", {"base_few_shot": base, "sft": pol}, max_new_tokens=128)
+    shorter = _run(tmp_path / "shorter", {"sft": pol}, max_new_tokens=96)
+    with pytest.raises(ConfigError, match=r"max_new_tokens 96.*with 128"):
+        compare_runs(f"{short}:base_few_shot", [f"{shorter}:sft"])
+    assert compare_runs(f"{short}:base_few_shot", [f"{short}:sft"], n_perm=100)["n"] == N
     with pytest.raises(ConfigError, match=r"no condition 'dpo' \(has: base_few_shot, sft\)"):
         compare_runs(f"{ok}:base_few_shot", [f"{ok}:dpo"])
     with pytest.raises(ConfigError, match="expected RUN_DIR:CONDITION"):

@@ -13,6 +13,7 @@ reading ``evaluate/items.jsonl`` of each (:func:`compare_runs`).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,13 @@ ITEMS = Path("evaluate") / "items.jsonl"
 
 @dataclass(frozen=True)
 class Outcomes:
-    """One condition of one run: pass/fail per verifiable held-out item, and each item's constraint types."""
+    """One condition of one run: pass/fail per verifiable held-out item, each item's constraints (type and
+    parameters), and the answer budget the run evaluated with (None where the run does not record it)."""
 
     label: str  # "RUN_DIR:CONDITION" as given
     passed: dict[str, bool]
     types: dict[str, tuple[str, ...]]
+    max_new_tokens: int | None = None
 
 
 def parse_spec(spec: str) -> tuple[Path, str]:
@@ -67,12 +70,33 @@ def load_outcomes(spec: str) -> Outcomes:
         if not isinstance(rec["passed"], bool):
             raise DataError(path, line, "passed", f"expected true, false or null, got {rec['passed']!r}")
         passed[str(rec["id"])] = rec["passed"]
-        types[str(rec["id"])] = tuple(str(c.get("type")) for c in rec.get("checks") or [])
+        types[str(rec["id"])] = tuple(_check_key(c) for c in rec.get("checks") or [])
     if condition not in seen:
         raise ConfigError(f"compare: {path}: no condition {condition!r} (has: {', '.join(sorted(seen))})")
     if not passed:
         raise ConfigError(f"compare: {path}: condition {condition!r} has no verifiable items")
-    return Outcomes(spec, passed, types)
+    return Outcomes(spec, passed, types, _budget(run))
+
+
+def _check_key(check: dict[str, Any]) -> str:
+    """A check as compared across runs: its type, and its parameters where the record has them."""
+    params = check.get("params")
+    return str(check.get("type")) + ("" if params is None else json.dumps(params, sort_keys=True))
+
+
+def _budget(run: Path) -> int | None:
+    """``max_new_tokens`` of the run's evaluation: the pipeline keeps it in ``evaluate/.key``, ``selfalign
+    evaluate --out`` in ``manifest.json``; None when neither records it (older runs)."""
+    for name, path in ((".key", ("parts", "config")), ("manifest.json", ("config",))):
+        try:
+            rec: Any = json.loads((run / "evaluate" / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for key in path:
+            rec = rec.get(key) if isinstance(rec, dict) else None
+        if isinstance(rec, dict) and isinstance(rec.get("max_new_tokens"), int):
+            return int(rec["max_new_tokens"])
+    return None
 
 
 def _same_items(base: Outcomes, other: Outcomes) -> None:
@@ -88,6 +112,13 @@ def _same_items(base: Outcomes, other: Outcomes) -> None:
                 f"compare: {other.label} and {base.label}: item {iid} has other constraints "
                 f"({', '.join(other.types[iid])} vs {', '.join(ts)})"
             )
+    # A policy given fewer tokens per answer fails length rules it would pass: the lift would be the budget's.
+    budgets = (base.max_new_tokens, other.max_new_tokens)
+    if None not in budgets and budgets[0] != budgets[1]:
+        raise ConfigError(
+            f"compare: {other.label} was evaluated with max_new_tokens {other.max_new_tokens}, {base.label} "
+            f"with {base.max_new_tokens}: answers of different lengths are not compared"
+        )
 
 
 def sign_flip_p(diff: np.ndarray, n_perm: int = 20000, seed: int = 0) -> float:
