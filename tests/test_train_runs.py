@@ -14,6 +14,7 @@ from selfalign.prompts.format import get_format
 from selfalign.train.config import DPOSettings, SFTSettings
 from selfalign.train.dpo import train_dpo
 from selfalign.train.sft import train_sft
+from selfalign.train.tokenize import dpo_dataset, pairs_over, rows_over, split_ids
 
 F = get_format()
 TINY = ModelSpec(ref="tiny-random-llama", sentinels=False)
@@ -116,3 +117,23 @@ def test_interrupted_sft_resumes_from_last_checkpoint(tmp_path):
     steps = [json.loads(line)["step"] for line in outcome.metrics_path.read_text().splitlines()]
     logged = [s for s in steps if s <= 4]
     assert sorted(set(logged)) == [1, 2, 3, 4] and len(logged) == len(set(logged)) + 1  # +1: end summary
+
+
+def test_rows_longer_than_max_length_are_counted_and_said(tmp_path, caplog):
+    # A cut row loses its answer's ending (end marker and EOS): never trained on silently.
+    engine = Engine.load(TINY)
+    lengths = [len(c) + len(d) for c, d in (split_ids(engine, p, q) for p, q in EXAMPLES)]
+    limit = sorted(lengths)[len(lengths) // 2] - 1
+    expected = sum(n > limit for n in lengths)
+    assert 0 < expected <= len(EXAMPLES)
+    settings = SFTSettings(max_steps=1, batch_size=8, max_length=limit, **FAST)
+    with caplog.at_level("WARNING", logger="selfalign"):
+        outcome = train_sft(engine, EXAMPLES, settings, tmp_path)
+    assert outcome.cut_at_max_length == expected
+    assert f"{expected} of {len(EXAMPLES)} examples are longer than max_length {limit}" in caplog.text
+    assert rows_over(engine, EXAMPLES, max(lengths)) == 0 and rows_over(engine, EXAMPLES, None) == 0
+    pairs = dpo_dataset(engine, PAIRS)
+    rows = zip(pairs["prompt_ids"], pairs["chosen_ids"], pairs["rejected_ids"], strict=True)
+    longest = max(len(p) + max(len(c), len(r)) for p, c, r in rows)
+    assert pairs_over(pairs, longest) == 0 and pairs_over(pairs, longest - 1) >= 1
+    assert pairs_over(pairs, 3) == 4

@@ -93,7 +93,8 @@ def finish_training(
     outputs = {**(extra_outputs or {}), "adapter": outcome.adapter_dir, "metrics": outcome.metrics_path}
     if outcome.merged_dir is not None:
         outputs["merged"] = outcome.merged_dir
-    counts = {**counts, "tokens": outcome.n_tokens, "steps": outcome.global_step}
+    counts = {**counts, "tokens": outcome.n_tokens, "steps": outcome.global_step,
+              "cut_at_max_length": outcome.cut_at_max_length}  # fmt: skip
     metrics = {**outcome.final, "resumed_from": outcome.resumed_from}
     model = {k: provenance.get(k) for k in ("model_ref", "dtype", "quantization", "device")}
     result = finish(ctx, cfg, started, outputs, counts, metrics, inputs=info, model=model)

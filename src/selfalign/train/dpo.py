@@ -12,6 +12,7 @@ of TRL is ``_prepare_dataset``, which takes our ids as they are instead of re-to
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,10 +24,12 @@ from selfalign.train import common, progress
 from selfalign.train.config import DPOSettings
 from selfalign.train.finite import StopOnNonFinite
 from selfalign.train.outputs import TrainOutcome
-from selfalign.train.tokenize import dpo_dataset
+from selfalign.train.tokenize import dpo_dataset, pairs_over
 
 if TYPE_CHECKING:
     from selfalign.engine import Engine
+
+log = logging.getLogger("selfalign")
 
 ADAPTER = "default"  # the name TRL's DPOTrainer copies into its frozen "ref" adapter
 
@@ -111,9 +114,15 @@ def train_dpo(
         len(r["prompt_ids"]) * 2 + len(r["chosen_ids"]) + len(r["rejected_ids"])
         for r in trainer.train_dataset
     )
+    cut = pairs_over(trainer.train_dataset, settings.max_length)
+    data_info = {**(data_info or {}), "cut_at_max_length": cut}
+    if cut:
+        log.warning("dpo: %d of %d pairs are longer than max_length %s and are cut", cut, len(pairs),
+                    settings.max_length)  # fmt: skip
     model, outcome = common.train_and_save(trainer, out_dir, settings, len(pairs), tokens)
     if settings.merge and "ref" in model.peft_config:
         model.delete_adapter("ref")  # TRL's frozen reference copy must not be merged
     parent = str(sft_adapter) if sft_adapter else None
+    outcome.cut_at_max_length = cut
     return common.publish(trainer, model, engine, outcome, settings, out_dir, kind="dpo", data=data_info,
                           parent_adapter=parent)  # fmt: skip

@@ -25,6 +25,7 @@ class TrainOutcome:
     merged_dir: Path | None = None
     n_examples: int = 0
     n_tokens: int = 0
+    cut_at_max_length: int = 0  # training rows longer than max_length (cut: their answers lose the ending)
 
 
 def save_adapter(model: Any, out: Path) -> Path:

@@ -6,6 +6,7 @@ the newest checkpoint) → save adapter, card, optional merged model. No loss or
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,10 +18,12 @@ from selfalign.train import common, progress
 from selfalign.train.config import SFTSettings
 from selfalign.train.finite import StopOnNonFinite
 from selfalign.train.outputs import TrainOutcome
-from selfalign.train.tokenize import sft_dataset
+from selfalign.train.tokenize import rows_over, sft_dataset
 
 if TYPE_CHECKING:
     from selfalign.engine import Engine
+
+log = logging.getLogger("selfalign")
 
 
 def build_trainer(
@@ -80,8 +83,14 @@ def train_sft(
     An interrupted run resumes from the newest ``out_dir/checkpoints/checkpoint-*`` when ``settings.resume``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    cut = rows_over(engine, examples, settings.max_length)
+    data_info = {**(data_info or {}), "cut_at_max_length": cut}
+    if cut:
+        log.warning("sft: %d of %d examples are longer than max_length %s and are cut (their answers lose "
+                    "their ending)", cut, len(examples), settings.max_length)  # fmt: skip
     trainer = build_trainer(engine, examples, settings, out_dir, callbacks)
     model, outcome = common.train_and_save(
         trainer, out_dir, settings, len(examples), sum(len(r) for r in trainer.train_dataset["input_ids"])
     )
+    outcome.cut_at_max_length = cut
     return common.publish(trainer, model, engine, outcome, settings, out_dir, kind="sft", data=data_info)

@@ -47,6 +47,24 @@ def sft_dataset(
     return Dataset.from_dict(rows)
 
 
+def rows_over(engine: Engine, examples: Sequence[tuple[str, str]], max_length: int | None) -> int:
+    """SFT rows longer than ``max_length`` tokens: :func:`sft_dataset` cuts them, and a cut row has lost
+    the end of its answer (and its end marker and EOS), teaching the policy to run on."""
+    if max_length is None:
+        return 0
+    return sum(len(c) + len(d) > max_length for c, d in (split_ids(engine, p, q) for p, q in examples))
+
+
+def pairs_over(dataset: Dataset, max_length: int | None) -> int:
+    """DPO rows (prompt + the longer answer) longer than ``max_length`` tokens: TRL cuts them."""
+    if max_length is None:
+        return 0
+    return sum(
+        len(p) + max(len(c), len(r)) > max_length
+        for p, c, r in zip(dataset["prompt_ids"], dataset["chosen_ids"], dataset["rejected_ids"], strict=True)
+    )
+
+
 def dpo_dataset(engine: Engine, pairs: Sequence[tuple[str, str, str]]) -> Dataset:
     """Rows of ``prompt_ids``, ``chosen_ids``, ``rejected_ids`` (each answer ends with EOS)."""
     rows: dict[str, list[list[int]]] = {"prompt_ids": [], "chosen_ids": [], "rejected_ids": []}
