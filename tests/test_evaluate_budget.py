@@ -9,8 +9,9 @@ import pytest
 
 from selfalign import cli
 from selfalign.commands import evaluate as evaluate_cmd
+from selfalign.constraints import words_needed
 from selfalign.errors import DataError
-from selfalign.evaluate.budget import check_budget, words_needed
+from selfalign.evaluate.budget import check_budget
 
 TINY = "tiny-random-llama"
 

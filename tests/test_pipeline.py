@@ -261,7 +261,7 @@ def test_an_sft_round_samples_the_policy_on_fresh_instructions_and_retrains_on_b
 
 def test_a_held_out_item_no_answer_can_pass_stops_the_run_after_split(tmp_path, full_run):
     # The run's own items, budget cut below the words the wordiest one needs: refused before responses.
-    from selfalign.evaluate.budget import words_needed
+    from selfalign.constraints import words_needed
 
     items = [json.loads(x) for x in (full_run / "split" / "test.jsonl").read_text().splitlines()]
     need = max(words_needed(r.get("constraints") or [])[0] for r in items)

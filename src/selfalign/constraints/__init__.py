@@ -6,7 +6,7 @@ how each is checked, the conflict table, the held-out split and the IFEval mappi
 
 from selfalign.constraints.augment import attach, augment, describe_all
 from selfalign.constraints.base import CheckResult, ConstraintType
-from selfalign.constraints.check import check, check_all, passes_all
+from selfalign.constraints.check import check, check_all, passes_all, words_needed
 from selfalign.constraints.compat import CONFLICTS, compatible, conflict_reason
 from selfalign.constraints.consistency import conflicts, is_consistent
 from selfalign.constraints.ifeval import (
@@ -56,4 +56,5 @@ __all__ = [
     "types_for",
     "validate_constraint",
     "validate_constraints",
+    "words_needed",
 ]

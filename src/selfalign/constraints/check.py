@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from selfalign.constraints.base import CheckResult
@@ -28,3 +29,15 @@ def passes_all(answer: str, constraints: list[dict[str, Any]]) -> bool:
     if not constraints:
         raise ValueError("passes_all needs at least one constraint")
     return all(r.passed for r in check_all(answer, constraints))
+
+
+def words_needed(constraints: Sequence[dict[str, Any]]) -> tuple[int, int]:
+    """``(words, index)``: the most words one of ``constraints`` needs, and which one needs them (an answer
+    shorter than that fails it whatever it says: the evaluation's budget guard and the responses stage's
+    "not steered over budget" rule both read it)."""
+    best, where = 0, -1
+    for i, c in enumerate(constraints):
+        need = REGISTRY[c["type"]].min_words(c["params"])
+        if need > best:
+            best, where = need, i
+    return best, where

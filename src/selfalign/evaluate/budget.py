@@ -9,23 +9,12 @@ tokens). So the evaluation refuses the file before generating anything, naming t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from selfalign.constraints import validate_constraints
-from selfalign.constraints.registry import REGISTRY
+from selfalign.constraints.check import words_needed
 from selfalign.data.jsonl import iter_jsonl
 from selfalign.errors import DataError
-
-
-def words_needed(constraints: Sequence[dict]) -> tuple[int, int]:
-    """``(words, index)``: the most words one of ``constraints`` needs, and which one needs them."""
-    best, where = 0, -1
-    for i, c in enumerate(constraints):
-        need = REGISTRY[c["type"]].min_words(c["params"])
-        if need > best:
-            best, where = need, i
-    return best, where
 
 
 def check_budget(path: str | Path, max_new_tokens: int, setting: str = "evaluate.max_new_tokens") -> None:

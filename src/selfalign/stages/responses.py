@@ -33,13 +33,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from selfalign.constraints import passes_all
+from selfalign.constraints import passes_all, words_needed
 from selfalign.data.jsonl import ShardWriter, iter_jsonl
 from selfalign.data.qc import qc_flags, qc_rates
 from selfalign.data.schemas import validate_file
 from selfalign.engine import GenParams
 from selfalign.errors import ConfigError
-from selfalign.evaluate.budget import words_needed
 from selfalign.prompts.builders import heldout_overlap, response_prompt
 from selfalign.prompts.format import get_format
 from selfalign.stages.base import StageContext, StageResult, finish
