@@ -16,7 +16,7 @@ from selfalign.data.schemas import validate_file
 from selfalign.engine import Generation, GenParams, OptionScore
 from selfalign.stages.base import StageContext
 from selfalign.stages.responses import ResponsesConfig, run
-from selfalign.stages.steered import contrast_pair, repeated_trigrams, side_by_side, yield_table
+from selfalign.stages.steered import contrast_pair, fluency, repeated_trigrams, side_by_side, yield_table
 
 NO_COMMAS = [{"type": "no_commas", "params": {}}]
 TWO = [{"type": "no_commas", "params": {}}, {"type": "lowercase", "params": {}}]
@@ -166,3 +166,35 @@ def test_report_shows_steered_beside_unsteered(tmp_path: Path) -> None:
     md = steer_section(load_run(tmp_path / "run"))
     assert "| all constrained samples | 0/2 (0.0%) | 0/2 (0.0%) | 2/2 (100.0%) | 2/2 (100.0%) |" in md
     assert "steered (pass)" in md
+
+
+class _Scorer:
+    """Steered texts score -1 per token, unsteered -3."""
+
+    def logprobs(self, requests: list, *, adapter: str | None = None, batch_size: int = 16) -> list:
+        return [[OptionScore(0.0, -1.0 if "steer" in opts[0] else -3.0, 4)] for _, opts in requests]
+
+
+def test_fluency_is_also_read_on_the_instructions_both_sides_pass() -> None:
+    def rec(iid: str, text: str, steered: bool) -> dict:
+        return {"id": f"{iid}-{text}", "instruction_id": iid, "instruction": "Say it.", "text": text,
+                "constraints": NO_COMMAS, "qc": {}, "gen": {"steered": steered}}  # fmt: skip
+
+    recs = [rec("a", "plain one", False), rec("a", "steer one", True), rec("b", "steer two", True),
+            rec("b", "bad, comma", False), rec("c", "plain two", False)]  # fmt: skip
+    out = fluency(_Scorer(), recs)  # type: ignore[arg-type]
+    assert out["steered"]["n"] == 2 and out["unsteered"]["n"] == 2  # b's unsteered sample fails: not scored
+    assert out["matched"] == {"instructions": 1, "steered": -1.0, "unsteered": -3.0}  # only a has both
+
+
+def test_the_report_reads_fluency_on_the_matched_instructions_too() -> None:
+    from selfalign.report.sections_steer import fluency_rows
+
+    side = {"n": 2, "loglik_per_token": -2.0, "repeated_trigrams": 0.0, "mean_words": 9.0,
+            "qc_rates": {"x": 0}}
+    m = {"fluency": {"steered": side, "unsteered": side,
+                     "matched": {"instructions": 1, "steered": -1.0, "unsteered": -3.0}}}  # fmt: skip
+    rows = fluency_rows(m)
+    assert rows[2] == ["unsteered, on the 1 instructions both pass", "1", "-3.000", "–", "–", "–"]
+    assert rows[3][0].startswith("steered, on the 1") and rows[3][2] == "-1.000"
+    assert len(fluency_rows({"fluency": {"steered": side, "unsteered": side}})) == 2  # older runs: no rows

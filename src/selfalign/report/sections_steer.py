@@ -61,6 +61,12 @@ def fluency_rows(m: dict[str, Any]) -> list[list[str]]:
         qc = v["qc_rates"]
         out.append([s, str(v["n"]), f"{v['loglik_per_token']:.3f}", f"{v['repeated_trigrams']:.3f}",
                      str(v["mean_words"]), pct(max(qc.values()))])  # fmt: skip
+    # The rows above pass on different instructions; these read both sides on the ones where both pass.
+    matched = f.get("matched") or {}
+    if matched.get("instructions"):
+        k = matched["instructions"]
+        out += [[f"{s}, on the {k} instructions both pass", str(k), f"{matched[s]:.3f}", "–", "–", "–"]
+                for s in SIDES]  # fmt: skip
     return out
 
 

@@ -95,7 +95,9 @@ def fluency(engine: Engine, records: Sequence[dict[str, Any]], batch_size: int =
     the zero-shot format prompt of the instruction — the same yardstick for both sides and for every sampler
     (few-shot or a policy's zero-shot), and cheap (no few-shot prefix to re-read). A steer that forces text
     the model would not write shows up as a lower value. Also: repeated word trigrams and QC flag rates.
-    The first :data:`FLUENCY_LIMIT` passing samples of each side (in record order) are scored.
+    The first :data:`FLUENCY_LIMIT` passing samples of each side (in record order) are scored. ``matched``:
+    the mean log-likelihood per token of each side over the instructions where both have a scored passing
+    sample (an instruction's samples averaged first), since the two sides pass on different instructions.
     """
     fmt = get_format()
     sides: dict[str, list[dict[str, Any]]] = {"steered": [], "unsteered": []}
@@ -104,6 +106,7 @@ def fluency(engine: Engine, records: Sequence[dict[str, Any]], batch_size: int =
         if passing and len(sides[_side(r)]) < FLUENCY_LIMIT:
             sides[_side(r)].append(r)
     out: dict[str, Any] = {"scored_with": "base model, zero-shot format prompt", "limit": FLUENCY_LIMIT}
+    per_ins: dict[str, dict[str, list[float]]] = {"steered": {}, "unsteered": {}}
     for side, recs in sides.items():
         if not recs:
             out[side] = {"n": 0}
@@ -113,6 +116,8 @@ def fluency(engine: Engine, records: Sequence[dict[str, Any]], batch_size: int =
             adapter=None, batch_size=batch_size,
         )  # fmt: skip
         ll = [s[0].mean for s in scores]
+        for r, x in zip(recs, ll, strict=True):
+            per_ins[side].setdefault(str(r["instruction_id"]), []).append(x)
         out[side] = {
             "n": len(recs),
             "loglik_per_token": round(mean(ll), 4),
@@ -120,6 +125,12 @@ def fluency(engine: Engine, records: Sequence[dict[str, Any]], batch_size: int =
             "mean_words": round(mean(len(r["text"].split()) for r in recs), 1),
             "qc_rates": {f: round(mean(bool(r["qc"].get(f)) for r in recs), 4) for f in QC_FLAGS},
         }
+    # The sides above pass on different instructions (the unsteered model passes the easy ones), so the same
+    # yardstick is also read on the instructions where both sides have a passing sample.
+    both = sorted(set(per_ins["steered"]) & set(per_ins["unsteered"]))
+    out["matched"] = {"instructions": len(both)} | {
+        side: round(mean(mean(per_ins[side][i]) for i in both), 4) for side in per_ins if both
+    }
     return out
 
 
