@@ -29,7 +29,26 @@ def test_stronger_base_is_zero_shot_when_few_shot_passes_less() -> None:
     assert stronger_base(recs) == "base_zero_shot"
     out = headline(recs, {}, n_boot=200)
     assert out["stronger_base"] == "base_zero_shot"
-    assert {c["a"]["name"] for c in out["comparisons"]} == {"base_zero_shot"}
+    # Per subset: zero-shot is stronger on all items and on the max_words ones; the rest tie (few-shot).
+    bases = {"all": "base_zero_shot", "seen_types": "base_zero_shot", "unseen_types": "base_few_shot",
+             "multi_constraint": "base_few_shot"}  # fmt: skip
+    assert out["subset_bases"] == bases
+    assert {c["subset"]: c["a"]["name"] for c in out["comparisons"]} == bases
+    assert {e["subset"]: e["baseline"] for e in out["pooled"]} == bases
+
+
+def test_a_subset_is_compared_with_the_base_that_is_stronger_on_it() -> None:
+    # Run 6's shape: the bases tie on all items (few-shot named), zero-shot is stronger on unseen types.
+    zs = [False] * 6 + [True, True, False, False] + [False, False]
+    fs = [True, True] + [False] * 10
+    sft = [True, True] + [False] * 4 + [True, True, True, False] + [False, False]
+    out = headline(_records({"base_zero_shot": zs, "base_few_shot": fs, "sft": sft}, TYPES), {}, n_boot=200)
+    assert out["stronger_base"] == "base_few_shot"
+    unseen = next(c for c in out["comparisons"] if c["subset"] == "unseen_types")
+    assert unseen["baseline"] == "base_zero_shot" and unseen["a"]["passed"] == 2
+    assert unseen["lift"]["estimate"] == pytest.approx(1 / 4)  # 3 of 4 vs zero-shot's 2, not few-shot's 0
+    pooled = next(e for e in out["pooled"] if e["subset"] == "unseen_types")
+    assert pooled["baseline"] == "base_zero_shot" and pooled["baseline_passed"] == 2
 
 
 def test_tie_goes_to_few_shot() -> None:

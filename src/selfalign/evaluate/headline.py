@@ -9,9 +9,12 @@ seeds, the across-seed t test, and each seed's exact McNemar with BH over the se
 is never the headline: a policy trained once is a group of one, reported as such.
 
 Few-shot prompting is not always the stronger base (short solved examples can make answers shorter and fail
-length demands), so the base condition with the higher verifiable pass rate on these items is named per run
-and every tuned condition is compared with it. Exact McNemar (binomial on the discordant items, whatever
-their number) per comparison; Benjamini–Hochberg across the whole family (conditions × subsets).
+length demands), so the base condition with the higher verifiable pass rate is named, and every tuned
+condition is compared with it -- *per subset*: the stronger base on all items can be the weaker one on a
+subset (proof run 6: the bases tied on all items, few-shot named, yet zero-shot passed 13 unseen-type items to
+few-shot's 8), and a lift over the weaker base is not a lift over the base. ``subset_bases`` names each.
+Exact McNemar (binomial on the discordant items, whatever their number) per comparison; Benjamini–Hochberg
+across the whole family (conditions × subsets).
 """
 
 from __future__ import annotations
@@ -52,11 +55,15 @@ def subset_of(name: str, rec: dict[str, Any], unseen_wording: frozenset[str] = f
     raise ValueError(f"unknown subset {name!r}; known: {', '.join((*SUBSETS, UNSEEN_WORDING))}")
 
 
-def stronger_base(records: dict[str, list[dict[str, Any]]]) -> str | None:
-    """The base condition that passes more verifiable items (few-shot on a tie); None if neither ran."""
+def stronger_base(records: dict[str, list[dict[str, Any]]], idx: Sequence[int] | None = None) -> str | None:
+    """The base condition that passes more verifiable items (of the records at ``idx``, all by default;
+    few-shot on a tie); None if neither ran."""
     rates = {}
     for name in (BASE_FEW_SHOT, BASE_ZERO_SHOT):
-        recs = [r for r in records.get(name, []) if r["passed"] is not None]
+        got = records.get(name) or []
+        if idx is not None and got:
+            got = [got[i] for i in idx]
+        recs = [r for r in got if r["passed"] is not None]
         if recs:
             rates[name] = sum(bool(r["passed"]) for r in recs) / len(recs)
     return max(rates, key=lambda n: (rates[n], n == BASE_FEW_SHOT)) if rates else None
@@ -89,20 +96,28 @@ def _in_subset(ref: list[dict[str, Any]], sub: str, unseen: frozenset[str]) -> l
     return [i for i, r in enumerate(ref) if r["passed"] is not None and subset_of(sub, r, unseen)]
 
 
+def subset_bases(
+    records: dict[str, list[dict[str, Any]]], base: str, subsets: Sequence[str], unseen: frozenset[str]
+) -> dict[str, tuple[str, list[int]]]:
+    """Each non-empty subset's stronger base and its verifiable record indices."""
+    out = {}
+    for sub in subsets:
+        idx = _in_subset(records[base], sub, unseen)
+        if idx:
+            out[sub] = (stronger_base(records, idx) or base, idx)
+    return out
+
+
 def pooled(
-    records: dict[str, list[dict[str, Any]]], base: str, subsets: Sequence[str], unseen: frozenset[str],
-    opts: dict[str, Any],
-) -> list[dict[str, Any]]:  # fmt: skip
-    """Each policy's seeds pooled against the stronger base, per subset (``evaluate.across.pool``)."""
-    ref = records[base]
+    records: dict[str, list[dict[str, Any]]], bases: dict[str, tuple[str, list[int]]], opts: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Each policy's seeds pooled against each subset's stronger base (``evaluate.across.pool``)."""
     out = []
     groups = seed_groups(_tuned(records))
     for group in sorted(groups, key=_training_order):
         members = groups[group]
-        for sub in subsets:
-            idx = _in_subset(ref, sub, unseen)
-            if not idx:
-                continue
+        for sub, (base, idx) in bases.items():
+            ref = records[base]
             seeds = {m: [bool(records[m][i]["passed"]) for i in idx] for m in members}
             res = pool([bool(ref[i]["passed"]) for i in idx], seeds, base, **opts)
             out.append({"group": group, "subset": sub, "seeds": members, **res})
@@ -119,8 +134,8 @@ def headline(
     alpha: float = 0.05,
     unseen_wording: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Stronger base, per-condition stop rate and lengths, the seeds of each policy pooled against the
-    stronger base (the lead), and every tuned condition against it on its own."""
+    """Stronger base (on all items and per subset), per-condition stop rate and lengths, the seeds of each
+    policy pooled against each subset's stronger base (the lead), and every tuned condition against it."""
     base = stronger_base(records)
     unseen = frozenset(unseen_wording)
     subsets = (*SUBSETS, UNSEEN_WORDING) if unseen else SUBSETS
@@ -134,20 +149,15 @@ def headline(
             "length_histogram": length_histogram(outputs),
         }
     comparisons: list[dict[str, Any]] = []
-    if base is not None:
-        ref = records[base]
-        for name in _tuned(records):
-            recs = records[name]
-            for sub in subsets:
-                idx = _in_subset(ref, sub, unseen)
-                if not idx:
-                    continue
-                a = [bool(ref[i]["passed"]) for i in idx]
-                b = [bool(recs[i]["passed"]) for i in idx]
-                c = compare(a, b, base, name, confidence=confidence, n_boot=n_boot, seed=seed, exact=True)
-                comparisons.append(
-                    {"condition": name, "subset": sub, **c, "p_value": c["mcnemar"]["p_value"]}
-                )
+    bases = subset_bases(records, base, subsets, unseen) if base is not None else {}
+    for name in _tuned(records):
+        recs = records[name]
+        for sub, (sub_base, idx) in bases.items():
+            a = [bool(records[sub_base][i]["passed"]) for i in idx]
+            b = [bool(recs[i]["passed"]) for i in idx]
+            c = compare(a, b, sub_base, name, confidence=confidence, n_boot=n_boot, seed=seed, exact=True)
+            comparisons.append({"condition": name, "subset": sub, "baseline": sub_base, **c,
+                                "p_value": c["mcnemar"]["p_value"]})  # fmt: skip
     if comparisons:
         rejected, adjusted = benjamini_hochberg([c["p_value"] for c in comparisons], alpha)
         for c, rej, q in zip(comparisons, rejected, adjusted, strict=True):
@@ -156,9 +166,10 @@ def headline(
     opts = {"n_boot": n_boot, "seed": seed, "confidence": confidence, "alpha": alpha}
     return {
         "stronger_base": base,
+        "subset_bases": {sub: b for sub, (b, _) in bases.items()},
         "subsets": {s: sum(subset_of(s, r, unseen) for r in verifiable) for s in subsets},
         "conditions": conditions,
-        "pooled": pooled(records, base, subsets, unseen, opts) if base else [],
+        "pooled": pooled(records, bases, opts),
         "pooled_test": "per-item mean pass over seeds - stronger base; interval over items and seeds; "
         "one-sample t across the seeds' lifts; exact McNemar per seed, Benjamini-Hochberg over the seeds",
         "comparisons": comparisons,

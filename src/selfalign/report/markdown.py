@@ -84,15 +84,17 @@ def headline_section(res: dict[str, Any]) -> str:
             ("**better**" if lift["estimate"] > 0 else "**worse**") if c["significant"] else "no difference"
         )
         rows.append([c["condition"], c["subset"], c["n"],
-                     f"{_pct(c['a']['rate'])} {_ci(c['a']['ci_low'], c['a']['ci_high'])}",
+                     f"{_pct(c['a']['rate'])} {_ci(c['a']['ci_low'], c['a']['ci_high'])} "
+                     f"({pooled.short_base(c['a']['name'])})",
                      f"{_pct(c['b']['rate'])} {_ci(c['b']['ci_low'], c['b']['ci_high'])}",
                      f"{100 * lift['estimate']:+.1f} {_ci(lift['ci_low'], lift['ci_high'])}",
                      f"{c['mcnemar']['b10']}/{c['mcnemar']['b01']}", _p(c["p_value"]), _p(c["p_bh"]),
                      f"{c['cohens_h']:+.2f}", verdict])  # fmt: skip
-    head = (f"Stronger base condition on these items: **{h['stronger_base']}**. Pass = every constraint of "
+    head = (f"Stronger base condition on all items: **{h['stronger_base']}**; each subset is compared with "
+            "the stronger base on that subset. Pass = every constraint of "
             f"the item passes (prompt level, strict). Test: {h['test']}.\n\n")  # fmt: skip
     return head + pooled_section(h) + md_table(
-        ["condition", "items", "n", f"{h['stronger_base']} % [CI]", "condition % [CI]", "lift pts [CI]",
+        ["condition", "items", "n", "stronger base % [CI]", "condition % [CI]", "lift pts [CI]",
          "wins/losses", "exact p", "BH q", "Cohen's h", "verdict"],
         rows,
     )  # fmt: skip

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-POOLED_HEAD = ["policy", "seeds", "items", "n", "base %", "mean pass over seeds %", "pooled lift pts [CI]",
-               "items-only CI", "across seeds", "sign-flip p"]  # fmt: skip
+POOLED_HEAD = ["policy", "seeds", "items", "n", "stronger base on the items %", "mean pass over seeds %",
+               "pooled lift pts [CI]", "items-only CI", "across seeds", "sign-flip p"]  # fmt: skip
 SEED_HEAD = ["policy", "items", "seed", "pass %", "lift pts [CI]", "wins/losses", "exact p", "BH q (seeds)"]
 
 
@@ -20,6 +20,11 @@ def _pts(x: float) -> str:
 
 def _ci(lo: float, hi: float) -> str:
     return f"[{_pts(lo)}, {_pts(hi)}]"
+
+
+def short_base(name: str) -> str:
+    """``base_zero_shot`` -> ``zero-shot``: which base a subset was compared with, in a table cell."""
+    return name.removeprefix("base_").replace("_", "-")
 
 
 def _p(x: float | None) -> str:
@@ -50,7 +55,8 @@ def pooled_rows(headline: dict[str, Any] | None) -> list[list[str]]:
     for e in entries(headline):
         p, n = e["pooled"], e["n"]
         rows.append([e["group"], str(p["policies"]), e["subset"], str(n),
-                     f"{100 * e['baseline_passed'] / n:.1f}", f"{100 * p['mean_passed'] / n:.1f}",
+                     f"{100 * e['baseline_passed'] / n:.1f} ({short_base(e['baseline'])})",
+                     f"{100 * p['mean_passed'] / n:.1f}",
                      f"{_pts(p['lift'])} {_ci(p['ci_low'], p['ci_high'])}",
                      _ci(p["items_ci_low"], p["items_ci_high"]), across(e),
                      _p(p["sign_flip_p"])])  # fmt: skip
@@ -83,10 +89,11 @@ def lead_sentence(headline: dict[str, Any] | None) -> str | None:
     return f"Against {e['baseline']} on {e['n']} verifiable held-out items: " + "; ".join(parts) + "."
 
 
-NOTE = ("Pooled lift = per-item mean pass over a policy's seeds minus the stronger base, with a percentile "
-        "interval that resamples items and seeds (pigeonhole bootstrap) and the items-only one given these "
-        "seeds; across seeds = one-sample t test of the seeds' lifts (the seeds as the sample); sign-flip "
-        "p = permutation test over items. Each seed: exact McNemar against the stronger base, "
+NOTE = ("Pooled lift = per-item mean pass over a policy's seeds minus the stronger base on those items "
+        "(chosen per subset: the stronger base on all items can be the weaker one on a subset), with a "
+        "percentile interval that resamples items and seeds (pigeonhole bootstrap) and the items-only one "
+        "given these seeds; across seeds = one-sample t test of the seeds' lifts (the seeds as the sample); "
+        "sign-flip p = permutation test over items. Each seed: exact McNemar against the same base, "
         "Benjamini-Hochberg over the policy's seeds within the subset. unseen_types: every constraint of a "
         "type never trained; multi_constraint: two or three constraints; unseen_wording: constraints "
         "phrased in words training never used.")  # fmt: skip

@@ -157,7 +157,8 @@ def _pooled(h: dict[str, Any]) -> str:
         return ""
     lead = pooled.lead_sentence(h)
     return (
-        f"<h3>Headline: seeds pooled against the stronger base condition, {esc(h['stronger_base'])}</h3>"
+        f"<h3>Headline: seeds pooled against the stronger base condition on each subset (on all items: "
+        f"{esc(h['stronger_base'])})</h3>"
         + (f"<p><b>{esc(lead)}</b></p>" if lead else "")
         + table(pooled.POOLED_HEAD, [[esc(c) for c in r] for r in rows])
         + "<h3>Each seed against the stronger base</h3>"
@@ -175,7 +176,8 @@ def _headline(res: dict[str, Any]) -> str:
     for c in h["comparisons"]:
         lift = c["lift"]
         rows.append([esc(c["condition"]), esc(c["subset"]), fmt(c["n"]),
-                     f"{pct(c['a']['rate'])} {_ci(c['a']['ci_low'], c['a']['ci_high'])}",
+                     f"{pct(c['a']['rate'])} {_ci(c['a']['ci_low'], c['a']['ci_high'])} "
+                     f"({esc(pooled.short_base(c['a']['name']))})",
                      f"{pct(c['b']['rate'])} {_ci(c['b']['ci_low'], c['b']['ci_high'])}",
                      f"{100 * lift['estimate']:+.1f} {_ci(lift['ci_low'], lift['ci_high'])}",
                      fmt(c["p_value"]), fmt(c["p_bh"]), f"{c['cohens_h']:+.2f}",
@@ -185,7 +187,7 @@ def _headline(res: dict[str, Any]) -> str:
             "Cohen's h", "verdict"]  # fmt: skip
     return (
         _pooled(h)
-        + f"<h3>Each condition on its own against the stronger base condition: {esc(h['stronger_base'])}</h3>"
+        + "<h3>Each condition on its own against the stronger base condition on each subset</h3>"
         + table(head, rows)
         + '<p class="muted">unseen_types: every constraint of the item is of a type never used in training; '
         "multi_constraint: two or three constraints; unseen_wording: constraints phrased in words training "
