@@ -1,4 +1,5 @@
-"""The sft stage says what it did to its examples: refused selection settings it would ignore, and a cut."""
+"""The sft and dpo stages say what they did to their data: refused selection settings they would ignore, and a
+cut."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from selfalign.engine import ModelSpec
 from selfalign.errors import ConfigError
 from selfalign.prompts.format import get_format
 from selfalign.stages.base import StageContext
+from selfalign.stages.dpo import DPOStageConfig
+from selfalign.stages.dpo import run as run_dpo
 from selfalign.stages.sft import SFTStageConfig
 from selfalign.stages.sft import run as run_sft
 
@@ -41,6 +44,23 @@ def test_max_examples_records_what_it_cut(tmp_path):
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cfg = SFTStageConfig(max_steps=1, batch_size=2, max_examples=2, tensorboard=False)
     run_sft(_ctx(tmp_path, cfg, {"sft": data}))
-    found = json.dumps(json.loads((tmp_path / "sft" / "manifest.json").read_text()))
-    assert '"max_examples_cut": {"available": 5, "dropped": 3}' in found
+    manifest = json.loads((tmp_path / "sft" / "manifest.json").read_text())
+    assert manifest["data"]["max_examples_cut"] == {"available": 5, "dropped": 3}  # kept past the pipeline's
+    assert manifest["counts"]["max_examples_dropped"] == 3  # rewrite of "inputs" into paths
     assert len((tmp_path / "sft" / "sft.jsonl").read_text().splitlines()) == 2
+
+
+def test_max_pairs_records_what_it_cut(tmp_path):
+    fmt = get_format()
+    data = tmp_path / "pairs.jsonl"
+    rows = [{"prompt": fmt.prompt(f"Q {i}?"), "chosen": f"yes {i}", "rejected": f"no {i}", "margin": 1.0,
+             "source": "test"} for i in range(5)]  # fmt: skip
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = DPOStageConfig(max_steps=1, batch_size=2, max_pairs=2, tensorboard=False, from_sft=False)
+    spec = ModelSpec(ref="tiny-random-llama")
+    ctx = StageContext(name="dpo", config=cfg, out_dir=tmp_path / "dpo", inputs={"pairs": data},
+                       engine=_no_engine, extra={"model_spec": spec})  # fmt: skip
+    run_dpo(ctx)
+    manifest = json.loads((tmp_path / "dpo" / "manifest.json").read_text())
+    assert manifest["data"]["max_pairs_cut"] == {"available": 5, "dropped": 3}
+    assert manifest["counts"]["max_pairs_dropped"] == 3 and manifest["counts"]["pairs"] == 2

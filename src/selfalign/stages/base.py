@@ -97,6 +97,7 @@ def finish_training(
               "cut_at_max_length": outcome.cut_at_max_length}  # fmt: skip
     metrics = {**outcome.final, "resumed_from": outcome.resumed_from}
     model = {k: provenance.get(k) for k in ("model_ref", "dtype", "quantization", "device")}
-    result = finish(ctx, cfg, started, outputs, counts, metrics, inputs=info, model=model)
+    # ``data`` keeps the selection record (the pipeline's manifest replaces ``inputs`` with the input paths).
+    result = finish(ctx, cfg, started, outputs, counts, metrics, inputs=info, model=model, data=info)
     result.device = str(provenance.get("device") or "") or None  # booked to this device, not the shared one
     return result

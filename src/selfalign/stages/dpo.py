@@ -11,6 +11,7 @@ Like ``sft``, it loads its own engine from ``ctx.extra["model_spec"]`` and drops
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from selfalign.stages.base import StageContext, StageResult, finish_training
 from selfalign.stages.seeds import SeedList, single_seed
 from selfalign.train.config import DPOSettings
 from selfalign.train.data import load_pairs, pair_triples
+
+log = logging.getLogger("selfalign")
 
 
 class DPOStageConfig(DPOSettings, SeedList):
@@ -56,7 +59,11 @@ def run(ctx: StageContext) -> StageResult:
             )
         sft_adapter = Path(ctx.inputs["sft_adapter"])
     pairs, info = load_pairs(ctx.inputs["pairs"], min_margin=cfg.min_margin)
-    if cfg.max_pairs is not None:
+    dropped = max(0, len(pairs) - cfg.max_pairs) if cfg.max_pairs is not None else 0
+    if dropped:
+        info["max_pairs_cut"] = {"available": len(pairs), "dropped": dropped}
+        log.warning("%s: dpo.max_pairs %d keeps the first %d of %d pairs (%d dropped: the last in file "
+                    "order)", ctx.name, cfg.max_pairs, cfg.max_pairs, len(pairs), dropped)  # fmt: skip
         pairs = pairs[: cfg.max_pairs]
     start = str(sft_adapter) if sft_adapter else "base"
     # The policy training starts from is also the frozen reference (see train/dpo.py); said explicitly so a
@@ -76,4 +83,5 @@ def run(ctx: StageContext) -> StageResult:
     del engine
     release_memory()
 
-    return finish_training(ctx, cfg, outcome, {"pairs": len(pairs)}, info, provenance, started)
+    return finish_training(ctx, cfg, outcome, {"pairs": len(pairs), "max_pairs_dropped": dropped}, info,
+                           provenance, started)  # fmt: skip

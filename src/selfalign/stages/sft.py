@@ -15,6 +15,7 @@ returning. The pipeline should release its shared engine before a training stage
 
 from __future__ import annotations
 
+import logging
 import time
 
 from pydantic import Field
@@ -26,6 +27,8 @@ from selfalign.stages.base import StageContext, StageResult, finish_training
 from selfalign.stages.seeds import SeedList, single_seed
 from selfalign.train.config import SFTSettings
 from selfalign.train.data import load_accepted, load_sft_file, load_sft_from_responses
+
+log = logging.getLogger("selfalign")
 
 
 class SFTStageConfig(SFTSettings, SeedList):
@@ -93,6 +96,9 @@ def run(ctx: StageContext) -> StageResult:
     if cfg.max_examples is not None and len(examples) > cfg.max_examples:
         # Recorded: accepted.jsonl lists unsteered samples first, so the cut falls on steered ones.
         info["max_examples_cut"] = {"available": len(examples), "dropped": len(examples) - cfg.max_examples}
+        log.warning("%s: sft.max_examples %d keeps the first %d of %d examples (%d dropped: the last in "
+                    "file order)", ctx.name, cfg.max_examples, cfg.max_examples, len(examples),
+                    len(examples) - cfg.max_examples)  # fmt: skip
         examples = examples[: cfg.max_examples]
     data_path = ctx.out_dir / "sft.jsonl"
     write_jsonl_atomic(data_path, examples)
@@ -106,7 +112,8 @@ def run(ctx: StageContext) -> StageResult:
     del engine
     release_memory()
 
-    counts = {"examples": len(examples)}
+    dropped = info.get("max_examples_cut", {}).get("dropped", 0)
+    counts = {"examples": len(examples), "max_examples_dropped": dropped}
     if "selection" in info:
         counts.update({k: v for k, v in info["selection"].items() if isinstance(v, int)})
     return finish_training(ctx, cfg, outcome, counts, info, provenance, started, {"sft_data": data_path})
