@@ -149,6 +149,9 @@ def test_top_fraction_threshold_is_scale_free():
     assert _threshold(cfg, judged([-20.0, -10.0, -15.0, -12.0])) == -12.0  # keeps the best two
     assert _threshold(cfg, judged([2.0, 1.0, 4.0, 3.0])) == 3.0  # same rule, other units
     assert _threshold(CritiqueConfig(accept_top_fraction=None, accept_threshold=0.7), judged([1.0])) == 0.7
+    # A threshold beside the default fraction would be ignored: refused, naming the way to use it.
+    with pytest.raises(ValueError, match="accept_top_fraction: null"):
+        CritiqueConfig(accept_threshold=0.7)
 
 
 def test_round_two_draws_fresh_samples_and_constraints(tiny: Engine, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from selfalign.constraints.backtranslate import back_translate
 from selfalign.constraints.repair import Context, redraw, repair
@@ -101,6 +101,17 @@ class CritiqueConfig(BaseModel):
         "is then edited to meet (kept only when an edit was needed and every check passes). 0 = off. "
         "Needs the split's training instructions.",
     )
+
+    @model_validator(mode="after")
+    def _one_acceptance_rule(self) -> CritiqueConfig:
+        # accept_threshold is read only when accept_top_fraction is null: a threshold given beside the default
+        # fraction would change the cache key and nothing else.
+        if "accept_threshold" in self.model_fields_set and self.accept_top_fraction is not None:
+            raise ValueError(
+                "accept_threshold is used only when accept_top_fraction is null (it is "
+                f"{self.accept_top_fraction}): set accept_top_fraction: null to accept by threshold"
+            )
+        return self
 
 
 _REQUIRED = ("id", "instruction", "text", "qc")

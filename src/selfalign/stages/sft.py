@@ -80,7 +80,8 @@ def run(ctx: StageContext) -> StageResult:
         if ignored:  # a setting that would change nothing but the cache key is refused, not dropped
             raise ConfigError(
                 f"sft.{ignored[0]}: examples come from the critique stage's accepted.jsonl here, which this "
-                "setting does not filter; set critique.accept_threshold / critique.require_qc_clean instead"
+                "setting does not filter; set critique.accept_top_fraction (or accept_threshold with "
+                "accept_top_fraction: null) / critique.require_qc_clean instead"
             )
         examples, info = load_accepted(ctx.inputs["accepted"])
     else:
