@@ -55,6 +55,15 @@ def test_critique_stage_writes_judgments_accepted_and_calibration(tiny: Engine, 
     cal = manifest["metrics"]["calibration"]
     assert manifest["metrics"]["scorer"] == cal["chosen"] and cal["pointwise"][cal["chosen"]]
     assert "ab-pointwise" in manifest["metrics"]["ab_prior"]
+    # "confident" is the critic's own verdict, not a function of where the acceptance line is drawn.
+    strict = CritiqueConfig(critic="auto", calibration_per_kind=2, accept_threshold=1e9,
+                            accept_top_fraction=None)
+    again = run_critique(StageContext("critique", strict, tmp_path / "out2", inputs, lambda: tiny))
+
+    def confident(path: Path) -> list[bool]:
+        return [json.loads(line)["confident"] for line in path.read_text().splitlines()]
+
+    assert confident(again.outputs["judgments"]) == confident(res.outputs["judgments"])
 
 
 def test_critique_accepts_distinct_passing_samples_up_to_the_cap(tiny: Engine, tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def critic(run: Run) -> str:
         if path is None:
             parts.append(note(f"{s.label}: no judgments file"))
             continue
-        recs = run.jsonl(path)
+        recs = [r for r in run.jsonl(path) if r.get("scorer") != "verifiable"]  # code checks: no critic
         by_scorer: dict[str, list[float]] = {}
         for r in recs:
             if isinstance(r.get("margin"), int | float):
@@ -57,7 +57,7 @@ def critic(run: Run) -> str:
         agree = sum(1 for r in recs if r.get("orders_agree") is True)
         n = len(recs)
         parts.append(kv([
-            ("judgments", fmt(n)),
+            ("critic judgments (open-ended)", fmt(n)),
             ("both orders agree", f"{agree} ({100 * agree / n:.1f}%)" if n else "–"),
             ("confident", f"{confident} ({100 * confident / n:.1f}%)" if n else "–"),
         ]))  # fmt: skip
@@ -78,7 +78,7 @@ def _pairs(run: Run) -> str:
         if path is None:
             parts.append(not_run(s.label))
             continue
-        recs = run.jsonl(path)
+        recs = [r for r in run.jsonl(path) if r.get("scorer") != "verifiable"]  # code checks: no critic
         sources = Counter(str(r.get("source")) for r in recs)
         margins = [float(r["margin"]) for r in recs if isinstance(r.get("margin"), int | float)]
         parts.append(f"<h3>Preference pairs: {esc(s.label)} ({len(recs)} pairs)</h3>")

@@ -267,7 +267,9 @@ def run(ctx: StageContext) -> StageResult:
     for rec, j in zip(records, verdicts, strict=True):
         assert j is not None  # every index is in exactly one of the two groups
         good = j.p_good == 1.0 if j.scorer == "verifiable" else j.score >= threshold
-        judgments.append({**j.record(threshold=threshold)})
+        # ``confident`` is the scorer's own (orders agree, margin off its neutral point): the acceptance
+        # threshold is a score, not a margin, and made every judgment "confident".
+        judgments.append({**j.record()})
         clean = qc_clean(rec) or not cfg.require_qc_clean
         if not good and cfg.repair and j.scorer == "verifiable" and clean:
             edit = _repaired(rec, alternates)
