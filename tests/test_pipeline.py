@@ -116,6 +116,17 @@ def test_a_changed_input_changes_the_consumer_key_through_its_hash(tmp_path):
     assert same != _stage_key(run, step, keys, {"split": {"train": "a", "test": "changed"}})
 
 
+def test_a_run_on_another_device_does_not_reuse_cpu_outputs(tmp_path, monkeypatch):
+    # device: auto is fp32 on CPU and bf16 on CUDA: the same config on a GPU must not reuse CPU stages.
+    from selfalign.pipeline import Run, _stage_key, plan
+
+    run = Run(TINY, tmp_path / "r")
+    step = next(s for s in plan(1) if s.name == "instructions")
+    on_cpu = _stage_key(run, step, {}, {})
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert _stage_key(run, step, {}, {}) != on_cpu
+
+
 def test_changing_one_stage_reruns_it_and_later_stages_only(full_run, tmp_path):
     cfg = _config(tmp_path, evaluate={"n_boot": 150})
     run_pipeline(cfg, full_run, progress=False)

@@ -31,6 +31,7 @@ from selfalign.atomic import sweep_stale, write_text_atomic
 from selfalign.config import load_config, stable_hash
 from selfalign.engine import Engine, ModelSpec
 from selfalign.engine.backend import BackendSpec
+from selfalign.engine.loader import resolve_device
 from selfalign.engine.provenance import git_state
 from selfalign.errors import ConfigError, GateError
 from selfalign.evaluate.budget import check_budget
@@ -218,6 +219,9 @@ def key_parts(
         # and seeds: [s] keys as seed: s did before the list existed.
         "config": section.model_dump(mode="json", exclude={"seeds"}),
         "model": run.config.model.model_dump(mode="json"),
+        # device/dtype "auto" resolve per machine (fp32 CPU, bf16 CUDA): a CPU run's outputs are not a GPU
+        # run's. Only a non-CPU resolution enters the key, so CPU runs keep their keys.
+        **({"resolved_device": dev} if (dev := resolve_device(run.model_spec)) != "cpu" else {}),
         "backend": run.config.engine.backend,
         # packed linears change the last bits of outputs; "exact" leaves the key as it was before the option
         **({"linear": run.config.engine.linear} if run.config.engine.linear != "exact" else {}),
