@@ -46,7 +46,8 @@ def main() -> int:
         chosen, rejected = pair
         failed = sum(not c.passed for c in check_all(rejected, cons)) / len(cons)
         prompt = fmt.prompt(recs[0]["instruction"])
-        pairs.append({"id": f"contrast:{iid}", "instruction_id": iid, "prompt": prompt, "chosen": chosen, "rejected": rejected, "margin": failed, "source": "contrast",
+        pairs.append({"id": f"contrast:{iid}", "instruction_id": iid, "prompt": prompt, "chosen": chosen,
+                      "rejected": rejected, "margin": failed, "source": "contrast",
                       "scorer": "verifiable"})  # fmt: skip
     write_jsonl_atomic(args.out, pairs)
     print(f"{len(pairs)} contrast pairs from {len(by_ins)} constrained instructions -> {args.out}")
