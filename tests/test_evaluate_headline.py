@@ -90,3 +90,24 @@ def test_stop_rate_and_length_histogram() -> None:
 def test_unknown_subset_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown subset"):
         subset_of("bogus", _rec(0, ["quoted"], True))
+
+
+def test_a_report_recomputes_a_headline_from_before_per_subset_bases(tmp_path) -> None:
+    import json
+
+    from selfalign.report.rehead import current
+
+    zs = [False] * 6 + [True, True, False, False] + [False, False]
+    fs = [True, True] + [False] * 10
+    sft = [True, True] + [False] * 4 + [True, True, True, False] + [False, False]
+    recs = _records({"base_zero_shot": zs, "base_few_shot": fs, "sft": sft}, TYPES)
+    (tmp_path / "evaluate").mkdir()
+    items = tmp_path / "evaluate" / "items.jsonl"
+    items.write_text("".join(json.dumps({**r, "condition": c}) + "\n" for c, rs in recs.items() for r in rs))
+    old = {"n_boot": 100,
+           "headline": {"stronger_base": "base_few_shot", "conditions": {"sft": {"stop_rate": 1}}}}
+    res = current(old, tmp_path / "evaluate" / "results.json")
+    h = res["headline"]
+    assert h["subset_bases"]["unseen_types"] == "base_zero_shot" and "items.jsonl" in h["recomputed"]
+    assert h["conditions"] == {"sft": {"stop_rate": 1}}  # stop rates kept from the run
+    assert current(res, tmp_path / "evaluate" / "results.json") is res  # a current headline is left alone

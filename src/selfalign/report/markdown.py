@@ -17,7 +17,7 @@ from typing import Any
 
 from selfalign.constraints import passes_all
 from selfalign.errors import DataError
-from selfalign.report import pooled
+from selfalign.report import pooled, rehead
 from selfalign.report.load import Run, load_run, read_object
 from selfalign.report.sections_steer import (
     FLUENCY_HEADERS,
@@ -55,7 +55,7 @@ def _results(run: Run) -> dict[str, Any]:
         raise DataError(
             run.run_dir, None, "evaluate", "no evaluate/results.json: the run has not evaluated yet"
         )
-    return read_object(path)
+    return rehead.current(read_object(path), path)
 
 
 def pooled_section(h: dict[str, Any]) -> str:
@@ -93,6 +93,8 @@ def headline_section(res: dict[str, Any]) -> str:
     head = (f"Stronger base condition on all items: **{h['stronger_base']}**; each subset is compared with "
             "the stronger base on that subset. Pass = every constraint of "
             f"the item passes (prompt level, strict). Test: {h['test']}.\n\n")  # fmt: skip
+    if h.get("recomputed"):
+        head += f"Headline recomputed {h['recomputed']}.\n\n"
     return head + pooled_section(h) + md_table(
         ["condition", "items", "n", "stronger base % [CI]", "condition % [CI]", "lift pts [CI]",
          "wins/losses", "exact p", "BH q", "Cohen's h", "verdict"],

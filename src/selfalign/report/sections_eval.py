@@ -7,7 +7,7 @@ from typing import Any
 
 from selfalign.errors import DataError
 from selfalign.evaluate.table import verdict
-from selfalign.report import plots, pooled
+from selfalign.report import plots, pooled, rehead
 from selfalign.report.html import esc, fmt, img, not_run, pct, section, table
 from selfalign.report.load import Run, read_object
 from selfalign.report.samples import samples
@@ -160,6 +160,7 @@ def _pooled(h: dict[str, Any]) -> str:
         f"<h3>Headline: seeds pooled against the stronger base condition on each subset (on all items: "
         f"{esc(h['stronger_base'])})</h3>"
         + (f"<p><b>{esc(lead)}</b></p>" if lead else "")
+        + (f'<p class="muted">Recomputed {esc(h["recomputed"])}.</p>' if h.get("recomputed") else "")
         + table(pooled.POOLED_HEAD, [[esc(c) for c in r] for r in rows])
         + "<h3>Each seed against the stronger base</h3>"
         + table(pooled.SEED_HEAD, [[esc(c) for c in r] for r in pooled.seed_rows(h)])
@@ -205,7 +206,7 @@ def evaluation(run: Run) -> str:
     rpath = s.file("results", suffix="results.json", fallback="results.json")
     if rpath is None:
         return section("evaluation", "Evaluation", not_run(f"{s.label} (no results.json)"))
-    res = check_results(rpath)
+    res = rehead.current(check_results(rpath), rpath)
     head = ["condition", "verifiable pass", f"{_level(res)} CI", "lift pp [CI]", "p (McNemar)", "p (BH)",
             "Cohen's h", "verdict", "open-ended win rate", "mean words"]  # fmt: skip
     body = (
