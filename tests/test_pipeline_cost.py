@@ -19,7 +19,8 @@ def test_a_training_stage_on_cuda_is_gpu_hours_even_after_the_shared_engine_was_
     ctx = StageContext(name="sft", config=SFTSettings(), out_dir=tmp_path / "sft", inputs={},
                        engine=lambda: None)  # type: ignore[arg-type,return-value]  # fmt: skip
     outcome = SimpleNamespace(adapter_dir=tmp_path / "a", metrics_path=tmp_path / "m", merged_dir=None,
-                              n_tokens=1, global_step=1, final={}, resumed_from=None)  # fmt: skip
+                              n_tokens=1, global_step=1, final={}, resumed_from=None,
+                              cut_at_max_length=0)  # fmt: skip
     result = finish_training(ctx, SFTSettings(), outcome, {}, {}, {"device": "cuda:0"}, 0.0)
     device = run.device(result)
     assert device == "cuda:0"
