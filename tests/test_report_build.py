@@ -125,6 +125,7 @@ def test_full_report_sections_and_numbers(tmp_path: Path, fast_plots: list[str])
         r"<td>ab-critic\s*</td><td>debiased</td><td>relevance</td><td[^>]*>8</td><td[^>]*>6</td>", html
     )
     assert "<h4>priors</h4>" in html and "critic used: <b>ab-critic</b>" in html
+    assert "(12 pairs)" in html  # every pair, code-checked ones included (the critic's counts exclude them)
     # QC: 3 of 30 responses are runaway (i % 10 == 0)
     assert re.search(r"<td>runaway</td><td[^>]*>3</td><td[^>]*>10\.0%</td>", html)
     assert html.count('class="sample"') == N_SAMPLES

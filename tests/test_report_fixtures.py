@@ -125,7 +125,8 @@ def make_run(root: Path, *, full: bool = True, payload: str = "", n_items: int =
             "sft", {"adapter": "sft/adapter", "metrics": sft_metrics}, {"examples": 20}, metrics={"loss": 0.5}
         )
         pairs = [{"prompt": fmt.prompt(f"q{i}"), "chosen": f"good {payload}", "rejected": f"bad {i}",
-                  "margin": 0.5 + rng.random(), "source": "best-of-4"} for i in range(12)]  # fmt: skip
+                  "margin": 0.5 + rng.random(), "source": "best-of-4",
+                  "scorer": "verifiable" if i % 2 else "likelihood-contrast"} for i in range(12)]  # fmt: skip
         stage("pairs", {"pairs": _write_jsonl(run / "pairs" / "pairs.jsonl", pairs)}, {"pairs": 12})
         for name in ("dpo", "dpo-r2"):
             rows = [{"step": s, "loss": 0.69 - 0.02 * s, "learning_rate": 5e-6, "grad_norm": 2.0,
