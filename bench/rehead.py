@@ -10,13 +10,11 @@ current code gives for the same per-item outcomes, e.g. after 2026-12-06's per-s
 from __future__ import annotations
 
 import argparse
-import json
-from collections import defaultdict
 from pathlib import Path
 
-from selfalign.evaluate.headline import headline
 from selfalign.report.markdown import md_table
 from selfalign.report.pooled import POOLED_HEAD, SEED_HEAD, lead_sentence, pooled_rows, seed_rows
+from selfalign.report.rehead import current
 
 
 def main() -> int:
@@ -24,17 +22,10 @@ def main() -> int:
     ap.add_argument("run", type=Path, help="run dir with evaluate/items.jsonl (and split/test.jsonl)")
     ap.add_argument("--n-boot", type=int, default=2000)
     args = ap.parse_args()
-    records: dict[str, list[dict]] = defaultdict(list)
-    for line in (args.run / "evaluate" / "items.jsonl").read_text("utf-8").splitlines():
-        if line.strip():
-            rec = json.loads(line)
-            records[rec["condition"]].append(rec)
-    test = args.run / "split" / "test.jsonl"
-    unseen = []
-    if test.is_file():
-        rows = [json.loads(x) for x in test.read_text("utf-8").splitlines() if x.strip()]
-        unseen = [r["id"] for r in rows if r.get("wording") == "unseen"]
-    h = headline(dict(records), {}, n_boot=args.n_boot, unseen_wording=unseen)
+    # An empty headline is "from before per-subset bases": current() recomputes it from items.jsonl.
+    h = current({"headline": {}, "n_boot": args.n_boot}, args.run / "evaluate" / "results.json")["headline"]
+    if "subset_bases" not in h:
+        raise SystemExit(f"{args.run}/evaluate/items.jsonl: no such file (was the run evaluated?)")
     print(f"Stronger base on all items: {h['stronger_base']}; per subset: {h['subset_bases']}\n")
     print(f"**{lead_sentence(h)}**\n")
     print(md_table(POOLED_HEAD, pooled_rows(h)))
