@@ -22,6 +22,7 @@ from selfalign.engine.types import GenParams
 from selfalign.errors import ModelRefError
 from selfalign.prompts.format import get_format
 from selfalign.steer import STEERS, build_steer, table_for
+from selfalign.steer.build import with_length_floor
 
 STOPS = get_format().stop
 BUDGET = 64  # new tokens per steered row
@@ -207,3 +208,29 @@ def test_near_the_limit_a_closed_sentence_ends_the_row(table, gemma: Engine) -> 
         m = len(gemma.tokenizer.encode(cut, add_special_tokens=False))
         steer, ids = _fed(table, gemma, cut, budget=m + 2)
         assert torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[word]), cut
+
+
+def test_a_length_floor_holds_open_rows_to_n_words_and_leaves_capped_rows_alone(table, gemma: Engine) -> None:
+    rng = random.Random("steer-floor")
+    open_types = [t for t in all_types() if STEERS[t].open_length]
+    capped = sorted(set(all_types()) - set(open_types))
+    assert {"max_words", "json_keys", "fixed_choice", "sentence_count", "bullet_count"} <= set(capped)
+    for name in capped:
+        c = [{"type": name, "params": _params(name, rng)}]
+        assert with_length_floor(c, 20) == c
+    dead = 0
+    for seed, name in enumerate(open_types):
+        c = [{"type": name, "params": _params(name, rng)}]
+        held = with_length_floor(c, 20)
+        assert sum(h["type"] == "min_words" for h in held) == 1 and (held != c or name == "min_words")
+        text, why, _ = drive(table, gemma, held, seed, budget=96)
+        if why == "dead_end":
+            dead += 1
+            continue
+        failed = [r.detail for r in check_all(text, held) if not r.passed]  # the floor and the type's own
+        assert not failed, f"{name} {c[0]['params']} ({why}): {failed} in {text[:200]!r}"
+    assert dead <= 1
+    # An asked minimum below the floor is raised to it, one above it kept.
+    assert with_length_floor([{"type": "min_words", "params": {"n": 10}}], 20)[0]["params"]["n"] == 20
+    assert with_length_floor([{"type": "min_words", "params": {"n": 40}}], 20)[0]["params"]["n"] == 40
+    assert with_length_floor(c, None) == c

@@ -10,6 +10,8 @@ import contextlib
 import json
 from pathlib import Path
 
+import pytest
+
 from fakes import KillSwitch
 from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.data.schemas import validate_file
@@ -33,6 +35,7 @@ class SteerableEngine(KillSwitch):
     def __init__(self, fail_after: int | None = None) -> None:
         super().__init__(fail_after)
         self.calls_seen: list[tuple[int, bool, int]] = []  # (rows, steered, seed)
+        self.held: list = []  # the constraints each steered row was held to
 
     def generate(self, prompts: list[str], params: GenParams, adapter: str | None = None,
                  constraints: list | None = None) -> list[Generation]:  # fmt: skip
@@ -40,6 +43,7 @@ class SteerableEngine(KillSwitch):
         self.calls_seen.append((len(prompts), constraints is not None, params.seed))
         if constraints is not None:
             assert len(constraints) == len(prompts) and all(constraints)  # only constrained rows are steered
+            self.held.extend(constraints)
         out = []
         for i, p in enumerate(prompts):
             obey = constraints is not None
@@ -58,9 +62,10 @@ def _instructions(path: Path) -> Path:
     return path
 
 
-def _run(tmp: Path, engine: SteerableEngine, steered: int = 2, max_new_tokens: int = 96) -> list[dict]:
+def _run(tmp: Path, engine: SteerableEngine, steered: int = 2, max_new_tokens: int = 96,
+         length_floor: int | None = None) -> list[dict]:  # fmt: skip
     cfg = ResponsesConfig(samples=1, steered=steered, shared_prompt=True, batch_size=4, temperature=0.8,
-                          max_new_tokens=max_new_tokens)
+                          max_new_tokens=max_new_tokens, length_floor=length_floor)
     inputs = {"instructions": _instructions(tmp / "train.jsonl")}
     ctx = StageContext(name="responses", config=cfg, out_dir=tmp / "out", inputs=inputs,
                        engine=lambda: engine)
@@ -99,6 +104,20 @@ def test_an_instruction_the_budget_cannot_hold_is_not_steered_and_is_counted(tmp
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["metrics"]["steer"]["not_steered_over_budget"] == ["d"]
     assert manifest["counts"]["not_steered_over_budget"] == 1
+
+
+def test_a_length_floor_steers_open_rows_but_the_check_reads_the_instructions_own(tmp_path, monkeypatch):
+    capped = ("d", "Name a river.", [{"type": "max_words", "params": {"n": 5}}])
+    monkeypatch.setattr(f"{__name__}.ROWS", [*ROWS, capped])
+    engine = SteerableEngine()
+    recs = _run(tmp_path, engine, steered=1, length_floor=30)
+    floor = {"type": "min_words", "params": {"n": 30}}
+    assert engine.held == [[*NO_COMMAS, floor], [*TWO, floor], capped[2]]  # a capped row gets no floor
+    steered = {r["instruction_id"]: r for r in recs if r["gen"].get("steered")}
+    assert [steered[k]["constraints"] for k in "acd"] == [NO_COMMAS, TWO, capped[2]]
+    assert [steered[k]["gen"].get("length_floor") for k in "acd"] == [30, 30, None]
+    with pytest.raises(ValueError, match="length_floor 96 needs more tokens"):
+        ResponsesConfig(max_new_tokens=96, length_floor=96)
 
 
 def test_no_steered_calls_when_off(tmp_path: Path) -> None:

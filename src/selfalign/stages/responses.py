@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from selfalign.constraints import passes_all, words_needed
 from selfalign.data.jsonl import ShardWriter, iter_jsonl
@@ -46,6 +46,7 @@ from selfalign.stages.rounds import round_seed, round_window
 from selfalign.stages.split import base_text
 from selfalign.stages.steered import STEER_SEED_OFFSET, fluency, is_steered, side_by_side, steered_id
 from selfalign.stages.steered import yield_table as steer_yield
+from selfalign.steer.build import with_length_floor
 
 DATA_FILE = "responses.jsonl"
 log = logging.getLogger("selfalign")
@@ -91,7 +92,22 @@ class ResponsesConfig(BaseModel):
         "instruction's constraints steer decoding (docs/CONSTRAINTS.md); each still goes through every "
         "check, QC and the critique stage like any other sample. 0 = none",
     )
+    length_floor: int | None = Field(
+        default=None,
+        ge=1,
+        description="steered rows whose constraints all leave the length open end only after this many "
+        "words (a min_words steer, never a check; steer.build.with_length_floor): without it the steered "
+        "samples that survive QC are short and so is the policy trained on them. null = no floor",
+    )
     seed: int = Field(default=0, description="seed of shot selection and sampling")
+
+    @model_validator(mode="after")
+    def _floor_fits(self) -> ResponsesConfig:
+        # A word takes a token at least: a floor the budget cannot hold would only make dead ends.
+        if self.length_floor is not None and self.length_floor >= self.max_new_tokens:
+            n, budget = self.length_floor, self.max_new_tokens
+            raise ValueError(f"length_floor {n} needs more tokens than max_new_tokens {budget}")
+        return self
 
 
 def response_id(instruction_id: str, sample: int, round_: int = 1) -> str:
@@ -171,9 +187,11 @@ def _records(
         built = [_prompt(ins, s, cfg, exclude, who) for ins, s in rows]
         params = _params(cfg, seed)
         # Unsteered calls leave the keyword out: the exact call every earlier run made.
-        steer = {"constraints": [ins.get("constraints") for ins, _ in rows]} if who.steered else {}
+        floor = cfg.length_floor
+        held = [with_length_floor(ins["constraints"], floor) if who.steered else None for ins, _ in rows]
+        steer = {"constraints": held} if who.steered else {}
         gens = ctx.engine().generate([p for p, _ in built], params, adapter=who.policy, **steer)
-        for (ins, sample), (_, shot_ids), g in zip(rows, built, gens, strict=True):
+        for (ins, sample), (_, shot_ids), g, cs in zip(rows, built, gens, held, strict=True):
             text = clean(g.text)
             flags = qc_flags(text, g.raw, g.stop_reason, ins["text"], min_words=cfg.min_words)
             gen = {
@@ -183,6 +201,7 @@ def _records(
                 "sample": sample, "shots": shot_ids, "stop": g.stop,
                 **({"round": who.round, "policy": who.policy} if who.policy else {}),
                 **({"steered": True} if who.steered else {}),
+                **({"length_floor": cfg.length_floor} if cs and cs != ins["constraints"] else {}),
             }  # fmt: skip
             out[(ins["id"], sample)] = {
                 "id": who.rid(ins["id"], sample),

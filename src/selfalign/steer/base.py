@@ -36,6 +36,9 @@ class Part:
 
     kind = "gate"  # for the docs table: mask, force, gate, insert, grammar
     final = False  # insertions only once every other part may end (a closing phrase, a postscript)
+    # False where the part fixes the answer's length or shape (a cap, an exact count, a closed form): a
+    # length floor (``with_length_floor``) could only push such a row into a dead end.
+    open_length = True
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.p = params

@@ -62,3 +62,16 @@ def build_steer(
     cs.sort(key=lambda c: _ORDER[c["type"]])
     parts = [STEERS[c["type"]](c["params"]) for c in cs]
     return Steer(parts, table, eos_ids, stops, max_new_tokens)
+
+
+def with_length_floor(constraints: Sequence[dict[str, Any]], n: int | None) -> list[dict[str, Any]]:
+    """The constraints a steered row is held to when its answer should run at least ``n`` words: a
+    ``min_words`` steer is added (or an asked one raised to ``n``) where every constraint's steer leaves
+    the length open (``Part.open_length``); elsewhere the constraints as they are. The floor only steers:
+    the sample is still checked against the instruction's own constraints."""
+    cs = [dict(c) for c in constraints]
+    if not n or not all(STEERS[c["type"]].open_length for c in cs):
+        return cs
+    if not any(c["type"] == "min_words" for c in cs):
+        return [*cs, {"type": "min_words", "params": {"n": n}}]
+    return [{**c, "params": {"n": max(n, c["params"]["n"])}} if c["type"] == "min_words" else c for c in cs]

@@ -21,6 +21,7 @@ class MaxWords(Part):
     continues the last word), an upper bound, so the cap is never crossed."""
 
     kind = "mask"
+    open_length = False
 
     def room(self, row: Steer) -> int:
         # The part writing its insertion now has its words in the text already (or about to be).
@@ -61,6 +62,7 @@ class SentenceCount(Part):
     allowed only after an exact check; under pressure below ``n``, a full stop is inserted."""
 
     kind = "gate+insert"
+    open_length = False
 
     def count(self, text: str) -> int:
         return len(sentences(text))
@@ -93,6 +95,7 @@ class ParagraphCount(Part):
     may start after a blank line (the answer must end there) and tokens holding a line break are checked."""
 
     kind = "gate+insert"
+    open_length = False
 
     def n_paras(self) -> int:
         return int(self.p["n"])

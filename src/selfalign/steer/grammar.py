@@ -36,6 +36,7 @@ class JsonKeys(Part):
     tokens that close a string or the object get a boost."""
 
     kind = "grammar"
+    open_length = False
     BOOST = 6.0
 
     def __init__(self, params: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ class Quoted(Part):
     """An opening quote is forced first; when the model wants to end, the closing quote is inserted."""
 
     kind = "force"
+    open_length = False
 
     def is_final(self, row: Steer) -> bool:
         return bool(row.text.strip())  # the opening quote comes first, whatever else is pending
@@ -179,6 +180,7 @@ class ListLines(Part):
     the answer; under pressure a missing item starts on a new line."""
 
     kind = "force+gate"
+    open_length = False
     pattern = BULLET_RE
 
     def marker(self, k: int) -> str:
@@ -226,6 +228,7 @@ class NumberedSections(Part):
     under pressure); tokens with a digit are checked so no stray header appears."""
 
     kind = "force+gate"
+    open_length = False
 
     def count(self, text: str) -> int:
         return len(section_numbers(text, self.p["label"]))
@@ -264,6 +267,7 @@ class TwoResponses(Part):
     checked so no second separator appears; the end waits for a different second response."""
 
     kind = "insert+gate"
+    open_length = False
 
     def seps(self, text: str) -> int:
         return len(_SEPARATOR_RE.findall(normalize_newlines(text)))

@@ -59,6 +59,7 @@ class FixedChoice(Part):
     ends once it equals an option that no longer option extends."""
 
     kind = "force"
+    open_length = False
 
     def _written(self, row: Steer) -> str:
         return row.text.lstrip()
