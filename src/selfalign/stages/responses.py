@@ -46,7 +46,6 @@ from selfalign.stages.rounds import round_seed, round_window
 from selfalign.stages.split import base_text
 from selfalign.stages.steered import STEER_SEED_OFFSET, fluency, is_steered, side_by_side, steered_id
 from selfalign.stages.steered import yield_table as steer_yield
-from selfalign.steer.build import with_length_floor
 
 DATA_FILE = "responses.jsonl"
 log = logging.getLogger("selfalign")
@@ -188,6 +187,9 @@ def _records(
         params = _params(cfg, seed)
         # Unsteered calls leave the keyword out: the exact call every earlier run made.
         floor = cfg.length_floor
+        # Imported here: the steer package loads torch, and `config show` must not (test_reliability_cli).
+        from selfalign.steer.build import with_length_floor
+
         held = [with_length_floor(ins["constraints"], floor) if who.steered else None for ins, _ in rows]
         steer = {"constraints": held} if who.steered else {}
         gens = ctx.engine().generate([p for p, _ in built], params, adapter=who.policy, **steer)
