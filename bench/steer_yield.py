@@ -36,14 +36,14 @@ def main() -> int:
     ap.add_argument("run", type=Path, help="a run dir with split/train.jsonl (and split/test.jsonl)")
     ap.add_argument("--config", type=Path, required=True, help="config whose responses section is used")
     ap.add_argument("--out", type=Path, required=True, help="a new dir: OUT/responses holds the stage output")
-    for key in ("limit", "samples", "extra_samples", "steered"):
+    for key in ("limit", "samples", "extra_samples", "steered", "length_floor"):
         flag = "--" + key.replace("_", "-")
         ap.add_argument(flag, type=int, default=None, help=f"override responses.{key}")
     args = ap.parse_args()
 
     raw = yaml.safe_load(args.config.read_text("utf-8")) or {}
     section = dict(raw.get("responses") or {})
-    for key in ("limit", "samples", "extra_samples", "steered"):
+    for key in ("limit", "samples", "extra_samples", "steered", "length_floor"):
         if getattr(args, key) is not None:
             section[key] = getattr(args, key)
     cfg = ResponsesConfig.model_validate(section)
@@ -64,7 +64,8 @@ def main() -> int:
     wall = time.perf_counter() - started
     text = (
         f"Steered-sampling yield, {model}, {args.run}/split/train.jsonl, first {cfg.limit} instructions, "
-        f"{cfg.samples}+{cfg.extra_samples} unsteered and {cfg.steered} steered samples each; commit "
+        f"{cfg.samples}+{cfg.extra_samples} unsteered and {cfg.steered} steered samples each, length floor "
+        f"{cfg.length_floor}; commit "
         f"{commit.strip()}; {wall:.0f} s, {result.tokens_generated} tokens; {machine()}\n\n"
         + steer_section(load_run(args.out))
         + "\n"

@@ -200,6 +200,11 @@ def test_near_the_limit_a_closed_sentence_ends_the_row(table, gemma: Engine) -> 
     steer, ids = _fed(table, gemma, text, budget=n + 2)
     out = steer.constrain(ids, torch.zeros(table.size))
     assert not torch.isfinite(out[word]) and torch.isfinite(out[eos])
+    # A closed line (a list item without a stop) ends it too.
+    line = " - The cat sat on the mat\n"
+    m = len(gemma.tokenizer.encode(line, add_special_tokens=False))
+    steer, ids = _fed(table, gemma, line, budget=m + 2)
+    assert not torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[word])
     # Far from the limit the same text may go on.
     steer, ids = _fed(table, gemma, text, budget=n + 64)
     assert torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[word])

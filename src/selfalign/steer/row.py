@@ -38,7 +38,9 @@ NEG = float("-inf")
 # of running into the token limit, where QC would reject it as truncated. Without it the steered samples
 # that survive QC are the short ones (2026-12-06 proof run: 114 of 312 steered rows hit the 96-token limit).
 WRAP_UP_SHARE = 4
-_SENTENCE_DONE = re.compile(r"[^\W\d_]{2}[.!?][\"'”’)\]]*\s*\Z")  # a word's last letters, then the stop
+# A word's last letters, then a sentence stop or a line break (a list item without a stop closes too: 41 of
+# the 62 steered rows the 2026-12-06c run flagged only `truncated` ran to the token limit, many in lists).
+_SENTENCE_DONE = re.compile(r"[^\W\d_]{2}(?:[.!?][\"'”’)\]]*\s*|[ \t]*\n\s*)\Z")
 
 
 class Steer:
@@ -167,7 +169,7 @@ class Steer:
 
     # -- helpers --------------------------------------------------------------------------------------------
     def _wrap_up(self) -> bool:
-        """Near the token limit, an answer that may end and has just closed a sentence ends there."""
+        """Near the token limit, an answer that may end and has just closed a sentence or line ends there."""
         return (
             self.end_ok
             and self.forcing is None

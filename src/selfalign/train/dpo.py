@@ -23,6 +23,7 @@ from selfalign.errors import ConfigError
 from selfalign.train import common, progress
 from selfalign.train.config import DPOSettings
 from selfalign.train.finite import StopOnNonFinite
+from selfalign.train.headcut import label_positions_only
 from selfalign.train.outputs import TrainOutcome
 from selfalign.train.tokenize import dpo_dataset, pairs_over
 
@@ -81,6 +82,7 @@ def build_trainer(
     if settings.tensorboard:
         cbs.append(common.tensorboard_callback(out_dir / "tensorboard"))
     model.train()
+    label_positions_only()  # the fused LM head skips prompt positions on CPU too (same values, less work)
     trainer = GuardedDPOTrainer(
         model=model,
         args=args,
