@@ -239,3 +239,35 @@ def test_a_length_floor_holds_open_rows_to_n_words_and_leaves_capped_rows_alone(
     assert with_length_floor([{"type": "min_words", "params": {"n": 10}}], 20)[0]["params"]["n"] == 20
     assert with_length_floor([{"type": "min_words", "params": {"n": 40}}], 20)[0]["params"]["n"] == 40
     assert with_length_floor(c, None) == c
+
+
+def test_a_line_may_not_start_with_a_turn_marker_but_the_real_stop_still_ends(table, gemma: Engine) -> None:
+    tok = gemma.tokenizer
+
+    def first(s: str) -> int:
+        return tok.encode(s, add_special_tokens=False)[0]
+
+    steer, ids = _fed(table, gemma, " The cat sat on the mat.\n", budget=96)
+    out = steer.constrain(ids, torch.zeros(table.size))
+    for marker in ("End", "end", "Instruction", "instruction", "Response"):
+        assert not torch.isfinite(out[table.by_text[marker]]).any(), marker
+    for word in ("Every", "The", "Responses"):  # other words, and a marker's word with more letters
+        if word in table.by_text:
+            assert torch.isfinite(out[table.by_text[word]]).all(), word
+    assert torch.isfinite(out[table.by_text["END"]]).all()  # the stop string itself: this row may end
+    # Mid-line the same words are ordinary text.
+    steer, ids = _fed(table, gemma, " The cat sat on the", budget=96)
+    assert torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[first(" end")])
+    # A marker spelled over two tokens is stopped at its last piece.
+    steer, ids = _fed(table, gemma, " The cat sat.\nEn", budget=96)
+    out = steer.constrain(ids, torch.zeros(table.size))
+    assert not torch.isfinite(out[table.by_text["d"]]).any()
+    assert torch.isfinite(out[table.by_text["ding"]]).all()  # "Ending" is a word
+
+
+def test_a_steered_row_does_not_repeat_a_four_token_run(table, gemma: Engine) -> None:
+    on = gemma.tokenizer.encode(" on", add_special_tokens=False)[0]
+    steer, ids = _fed(table, gemma, " the cat sat on the mat, the cat sat", budget=96)
+    assert not torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[on])  # "the cat sat on" again
+    steer, ids = _fed(table, gemma, " the cat sat on the mat, a dog sat", budget=96)
+    assert torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[on])

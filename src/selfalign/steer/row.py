@@ -14,6 +14,10 @@ with the token it picked (``STEER_API.md``). Every step, in a steered row:
 - otherwise the parts' masks intersect; ``risky`` tokens are allowed among the ``VERIFY_TOP`` most likely
   only, each after an exact check of the text it would make;
 - in the last quarter of the budget, a row that may end ends at its next closed sentence (wrap-up);
+- outside forced text, no 4-token sequence of the answer repeats (transformers' no-repeat-n-gram rule),
+  unless nothing else is allowed;
+- a line may not start with a turn marker of the format in any case ("End", "instruction.", "Response:"):
+  a row held from ending writes them to end anyway (``_marker_tokens``);
 - no allowed token left: every logit is ``-inf`` and the loop ends the row as ``dead_end``.
 
 *Pressure* is the moment to insert what a constraint still needs: the model puts more than half its mass
@@ -26,6 +30,7 @@ import re
 from collections.abc import Sequence
 
 import torch
+from transformers.generation.logits_process import NoRepeatNGramLogitsProcessor
 
 from selfalign.constraints.text import WORD_RE
 from selfalign.steer.base import Insert, Part
@@ -41,6 +46,15 @@ WRAP_UP_SHARE = 4
 # A word's last letters, then a sentence stop or a line break (a list item without a stop closes too: 41 of
 # the 62 steered rows the 2026-12-06c run flagged only `truncated` ran to the token limit, many in lists).
 _SENTENCE_DONE = re.compile(r"[^\W\d_]{2}(?:[.!?][\"'”’)\]]*\s*|[ \t]*\n\s*)\Z")
+# Words a line may not start with in a steered row, on top of the stop strings' own words (END, Instruction),
+# in any case. A row held from ending writes the format's markers as text instead: 69 of the 153 rows the
+# length floor held in the 2026-12-06c run had a line starting "End", "Instruction." or "Response:", which
+# QC then rejects or the check reads as answer.
+TURN_WORDS = ("Response",)
+# Steered rows loop more than unsteered ones (a mask or a floor holds the model where it wants to stop): QC
+# flagged 72 of 312 steered samples `repetitive` in the 2026-12-06c run. A 4-gram matches QC's own unit.
+NO_REPEAT = NoRepeatNGramLogitsProcessor(4)
+_LINE_START = re.compile(r"\n[ \t]*([^\W\d_]*)\Z")
 
 
 class Steer:
@@ -75,6 +89,8 @@ class Steer:
         self.just_inserted: tuple[Part | None, Insert] | None = None  # set for one step after an insertion
         self.newline_ws = table.ws_only & table.regex(r"[\r\n]")
         self.word_start = table.feature("word_start", lambda s: s[0].isalnum() or s[0] in "_'’")
+        stop_words = [w.group(1) for s in self.stops if (w := re.match(r"\s*\n[ \t]*([^\W\d_]+)", s))]
+        self.markers = tuple(sorted({w.lower() for w in (*stop_words, *TURN_WORDS)}))
 
     @property
     def steps_left(self) -> int:
@@ -130,7 +146,7 @@ class Steer:
         elif must:
             allowed = self.eos | good | self._ws_stop_prefixes() if self.end_ok else self.eos & False
         else:
-            allowed = self.table.plain & ~bad & ~good
+            allowed = self.table.plain & ~bad & ~good & ~self._marker_tokens()
             if self.no_word_next:
                 allowed &= ~self.word_start
             if self.space_next:
@@ -138,6 +154,10 @@ class Steer:
             for p in self.parts:
                 if (m := p.mask(self)) is not None:
                     allowed &= m
+            if len(generated) >= 4:
+                fresh = torch.isfinite(NO_REPEAT(torch.tensor([generated]), torch.zeros(1, len(allowed)))[0])
+                if bool((allowed & fresh).any()):
+                    allowed &= fresh
             for p in self.parts:
                 if (push := p.push(self)) is not None and bool((allowed & push).any()):
                     allowed &= push
@@ -176,6 +196,26 @@ class Steer:
             and self.steps_left <= self.max_new_tokens // WRAP_UP_SHARE
             and bool(_SENTENCE_DONE.search(self.text))
         )
+
+    def _marker_tokens(self) -> torch.Tensor:
+        """Tokens that would complete a turn marker at a line start ("\\nEnd", "\\n" + "Instruction"), or
+        that carry a line break and a marker within them. A marker counts when no letter follows it, so
+        "Ending" and "Instructions" stay allowed (``_end_tokens`` still lets the real stop strings end)."""
+        words = self.markers
+        alt = "|".join(re.escape(w) for w in words)
+        inside = self.table.feature(
+            f"marker-nl:{alt}", lambda x: bool(re.search(rf"\n[ \t]*(?:{alt})(?![^\W\d_])", x, re.I))
+        )
+        m = _LINE_START.search(self.text)
+        if m is None:
+            return inside
+        head = m.group(1).lower()
+        if not any(w.startswith(head) and w != head for w in words):
+            return inside  # not a marker's beginning (or one already written: nothing left to stop)
+        lead = self.text[m.start() + 1 : m.start(1)]  # spaces after the line break
+        rx = re.compile(rf"[ \t]*(?:{alt})(?![^\W\d_])", re.I)
+        done = self.table.feature(f"marker:{alt}:{lead}{head}", lambda x: bool(rx.match(lead + head + x)))
+        return inside | done
 
     def _poll_insertions(self) -> None:
         busy = [p for p in self.parts if p.busy(self)]  # an open span: others' insertions wait for it
