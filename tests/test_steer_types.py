@@ -251,9 +251,8 @@ def test_a_line_may_not_start_with_a_turn_marker_but_the_real_stop_still_ends(ta
     out = steer.constrain(ids, torch.zeros(table.size))
     for marker in ("End", "end", "Instruction", "instruction", "Response"):
         assert not torch.isfinite(out[table.by_text[marker]]).any(), marker
-    for word in ("Every", "The", "Responses"):  # other words, and a marker's word with more letters
-        if word in table.by_text:
-            assert torch.isfinite(out[table.by_text[word]]).all(), word
+    for word in ("Every", "The", "Ending"):  # other words, and a marker's word with more letters
+        assert torch.isfinite(out[table.by_text[word]]).all(), word
     assert torch.isfinite(out[table.by_text["END"]]).all()  # the stop string itself: this row may end
     # Mid-line the same words are ordinary text.
     steer, ids = _fed(table, gemma, " The cat sat on the", budget=96)

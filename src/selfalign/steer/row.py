@@ -33,6 +33,7 @@ import torch
 from transformers.generation.logits_process import NoRepeatNGramLogitsProcessor
 
 from selfalign.constraints.text import WORD_RE
+from selfalign.prompts.format import get_format
 from selfalign.steer.base import Insert, Part
 from selfalign.steer.vocab import VocabTable
 
@@ -46,11 +47,11 @@ WRAP_UP_SHARE = 4
 # A word's last letters, then a sentence stop or a line break (a list item without a stop closes too: 41 of
 # the 62 steered rows the 2026-12-06c run flagged only `truncated` ran to the token limit, many in lists).
 _SENTENCE_DONE = re.compile(r"[^\W\d_]{2}(?:[.!?][\"'”’)\]]*\s*|[ \t]*\n\s*)\Z")
-# Words a line may not start with in a steered row, on top of the stop strings' own words (END, Instruction),
-# in any case. A row held from ending writes the format's markers as text instead: 69 of the 153 rows the
-# length floor held in the 2026-12-06c run had a line starting "End", "Instruction." or "Response:", which
-# QC then rejects or the check reads as answer.
-TURN_WORDS = ("Response",)
+# A line may not start with a turn marker of the format (the first word of its instruction and response
+# prefixes, of a stop string after its line break), in any case. A row held from ending writes them as text
+# instead: 69 of the 153 rows the length floor held in the 2026-12-06c run had a line starting "End",
+# "Instruction." or "Response:", which QC then rejects or the check reads as answer.
+_FIRST_WORD = re.compile(r"\s*([^\W\d_]+)")
 # Steered rows loop more than unsteered ones (a mask or a floor holds the model where it wants to stop): QC
 # flagged 72 of 312 steered samples `repetitive` in the 2026-12-06c run. A 4-gram matches QC's own unit.
 NO_REPEAT = NoRepeatNGramLogitsProcessor(4)
@@ -89,8 +90,10 @@ class Steer:
         self.just_inserted: tuple[Part | None, Insert] | None = None  # set for one step after an insertion
         self.newline_ws = table.ws_only & table.regex(r"[\r\n]")
         self.word_start = table.feature("word_start", lambda s: s[0].isalnum() or s[0] in "_'’")
-        stop_words = [w.group(1) for s in self.stops if (w := re.match(r"\s*\n[ \t]*([^\W\d_]+)", s))]
-        self.markers = tuple(sorted({w.lower() for w in (*stop_words, *TURN_WORDS)}))
+        fmt = get_format()
+        lines = [s for s in self.stops if s.lstrip(" \t").startswith("\n")]
+        heads = (fmt.instruction_prefix, fmt.response_prefix, *lines)
+        self.markers = tuple(sorted({w.group(1).lower() for h in heads if (w := _FIRST_WORD.match(h))}))
 
     @property
     def steps_left(self) -> int:
