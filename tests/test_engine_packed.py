@@ -74,3 +74,22 @@ def test_the_config_takes_exact_or_packed_only() -> None:
     assert EngineSection(linear="packed").linear == "packed"
     with pytest.raises(ValueError, match="exact"):
         EngineSection(linear="fast")  # type: ignore[arg-type]
+
+
+def test_a_lora_adapter_on_packed_layers_gives_the_exact_engines_scores(tmp_path) -> None:
+    # Evaluation attaches each SFT seed's adapter to the packed base: peft calls the packed base layer and
+    # adds the LoRA term, so scores must match the exact engine's with the same adapter, and differ from
+    # the base's (the adapter is really applied).
+    from test_engine_adapters import make_adapter  # tests/ is on sys.path (pytest rootdir-relative import)
+
+    exact = Engine.load(TINY)
+    packed = Engine.load(TINY, backend=BackendSpec(linear="packed"))
+    path = make_adapter(exact, tmp_path / "a", seed=1)
+    for e in (exact, packed):
+        e.add_adapter("a", path)
+    requests = [(p, [" blue", " one, two"]) for p in PROMPTS]
+    a = [s.sum for row in exact.logprobs(requests, adapter="a") for s in row]
+    b = [s.sum for row in packed.logprobs(requests, adapter="a") for s in row]
+    base = [s.sum for row in packed.logprobs(requests, adapter=None) for s in row]
+    assert b == pytest.approx(a, abs=1e-3)
+    assert max(abs(x - y) for x, y in zip(a, base, strict=True)) > 1e-2

@@ -270,3 +270,39 @@ def test_a_steered_row_does_not_repeat_a_four_token_run(table, gemma: Engine) ->
     assert not torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[on])  # "the cat sat on" again
     steer, ids = _fed(table, gemma, " the cat sat on the mat, a dog sat", budget=96)
     assert torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[on])
+
+
+def test_in_the_wrap_up_window_a_sentence_stop_is_pushed_harder_near_the_limit(table, gemma: Engine) -> None:
+    dot = table.by_text["."]
+    text = " The cat sat on the mat and the dog"
+    n = len(gemma.tokenizer.encode(text, add_special_tokens=False))
+    pushes = []
+    for left in (40, 20, 8, 2):  # budget 64: the window is the last 16 steps
+        steer, ids = _fed(table, gemma, text, budget=64)
+        steer.n = steer.max_new_tokens - left  # where in the budget the row stands (its text is the same)
+        ids = ids + [0] * (steer.n - len(ids))
+        out = steer.constrain(ids, torch.zeros(table.size))
+        pushes.append(float(out[dot].max()))
+    assert pushes[0] == 0 and pushes[1] == 0  # outside the window: the model's own logits
+    assert 0 < pushes[2] < pushes[3] <= 8.0
+    # After a number, not a word, the stop is not pushed ("3." would open a list item).
+    steer, ids = _fed(table, gemma, " The cat sat on 3", budget=64)
+    steer.n = 62
+    out = steer.constrain(ids + [0] * (62 - len(ids)), torch.zeros(table.size))
+    assert float(out[dot].max()) == 0
+    assert n < 40
+
+
+def test_a_closed_sentence_in_the_wrap_up_window_brings_a_pending_postscript(table, gemma: Engine) -> None:
+    ps = [{"type": "postscript", "params": {"marker": "P.S."}}]
+    text = " The cat sat on the mat."
+    ids_text = gemma.tokenizer.encode(text, add_special_tokens=False)
+    for budget, inserted in ((len(ids_text) + 40, False), (len(ids_text) + 12, True)):
+        steer = build_steer(ps, table, gemma.eos_ids, STOPS, budget)
+        ids: list[int] = []
+        for tok in ids_text:
+            steer.constrain(ids, torch.zeros(table.size))
+            ids.append(tok)
+            steer.advance(tok)
+        steer.constrain(ids, torch.zeros(table.size))
+        assert (steer.forcing is not None) == inserted, budget

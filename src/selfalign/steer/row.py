@@ -44,9 +44,15 @@ NEG = float("-inf")
 # of running into the token limit, where QC would reject it as truncated. Without it the steered samples
 # that survive QC are the short ones (2026-12-06 proof run: 114 of 312 steered rows hit the 96-token limit).
 WRAP_UP_SHARE = 4
+# In that window a sentence stop after a word gets a boost rising to CLOSE_PUSH logits at the limit, and a
+# closed sentence there is pressure (pending insertions go in while budget remains): 59 of the 312 steered
+# rows of the 2026-12-06d run still ran into the limit, in run-on sentences and after a late postscript.
+CLOSE_PUSH = 8.0
+_AFTER_WORD = re.compile(r"[^\W\d_]{2}\Z")
+_CLOSER = re.compile(r"[.!?\u3002\uff01\uff1f\u0964][\"'\u201d\u2019)\]]*\s*\Z")
 # A word's last letters, then a sentence stop or a line break (a list item without a stop closes too: 41 of
 # the 62 steered rows the 2026-12-06c run flagged only `truncated` ran to the token limit, many in lists).
-_SENTENCE_DONE = re.compile(r"[^\W\d_]{2}(?:[.!?][\"'”’)\]]*\s*|[ \t]*\n\s*)\Z")
+_SENTENCE_DONE = re.compile(r"[^\W\d_]{2}(?:[.!?。！？।][\"'”’)\]]*\s*|[ \t]*\n\s*)\Z")
 # A line may not start with a turn marker of the format (the first word of its instruction and response
 # prefixes, of a stop string after its line break), in any case. A row held from ending writes them as text
 # instead: 69 of the 153 rows the length floor held in the 2026-12-06c run had a line starting "End",
@@ -134,6 +140,7 @@ class Steer:
             self.steps_left <= reserve + 2
             or any(p.wants_end(self) for p in self.parts)
             or self.mass(ending) > END_PRESSURE
+            or (self._in_wrap_up() and bool(_SENTENCE_DONE.search(self.text)))
         )
         must = any(p.must_end(self) for p in self.parts) or self._wrap_up()
         if self.forcing is None and not must:
@@ -168,6 +175,8 @@ class Steer:
             if self.end_ok:
                 allowed |= self.eos | good
         out = scores.masked_fill(~allowed, NEG)
+        if self.forcing is None and not must:
+            out = self._push_close(out)
         for p in self.parts:
             if (b := p.bias(self)) is not None:
                 out = out + b
@@ -191,14 +200,27 @@ class Steer:
             p.advance(self, token)
 
     # -- helpers --------------------------------------------------------------------------------------------
+    def _in_wrap_up(self) -> bool:
+        return self.steps_left <= self.max_new_tokens // WRAP_UP_SHARE
+
     def _wrap_up(self) -> bool:
         """Near the token limit, an answer that may end and has just closed a sentence or line ends there."""
         return (
             self.end_ok
             and self.forcing is None
-            and self.steps_left <= self.max_new_tokens // WRAP_UP_SHARE
+            and self._in_wrap_up()
             and bool(_SENTENCE_DONE.search(self.text))
         )
+
+    def _push_close(self, out: torch.Tensor) -> torch.Tensor:
+        """In the wrap-up window, after a word, boost the tokens that end the sentence (a rising bias; the
+        model still chooses, and a closed sentence lets the wrap-up end the row)."""
+        window = self.max_new_tokens // WRAP_UP_SHARE
+        if not window or not self._in_wrap_up() or not _AFTER_WORD.search(self.text):
+            return out
+        push = CLOSE_PUSH * (1 - max(self.steps_left - 1, 0) / window)
+        closers = self.table.feature("closer", lambda x: bool(_CLOSER.match(x)))
+        return out + closers.to(out.dtype) * push
 
     def _marker_tokens(self) -> torch.Tensor:
         """Tokens that would complete a turn marker at a line start ("\\nEnd", "\\n" + "Instruction"), or
