@@ -22,6 +22,7 @@ from selfalign.engine.types import GenParams
 from selfalign.errors import ModelRefError
 from selfalign.prompts.format import get_format
 from selfalign.steer import STEERS, build_steer, table_for
+from selfalign.steer.base import Part
 from selfalign.steer.build import with_length_floor
 
 STOPS = get_format().stop
@@ -306,3 +307,20 @@ def test_a_closed_sentence_in_the_wrap_up_window_brings_a_pending_postscript(tab
             steer.advance(tok)
         steer.constrain(ids, torch.zeros(table.size))
         assert (steer.forcing is not None) == inserted, budget
+
+
+def test_the_no_repeat_rule_gives_way_when_only_a_repeat_is_allowed(table, gemma: Engine) -> None:
+    # A part that allows one token only, and that token repeats a 4-token run: the rule yields rather than
+    # leave the row no token (a dead end is for constraints that cannot be met, not for style rules).
+    on = gemma.tokenizer.encode(" on", add_special_tokens=False)[0]
+    steer, ids = _fed(table, gemma, " the cat sat on the mat, the cat sat", budget=96)
+
+    class OnlyOn(Part):
+        def mask(self, row: object) -> torch.Tensor:
+            m = torch.zeros(table.size, dtype=torch.bool)
+            m[on] = True
+            return m
+
+    steer.parts.append(OnlyOn({}))
+    out = steer.constrain(ids, torch.zeros(table.size))
+    assert torch.isfinite(out[on]) and int(torch.isfinite(out).sum()) <= 1 + len(gemma.eos_ids)
