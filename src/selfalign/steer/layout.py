@@ -18,6 +18,8 @@ def _passes(name: str, text: str, params: dict) -> bool:
 
 
 _MARKER_RE = re.compile(r"^[ \t]*(?:[-*]|\d+[.)])[ \t]*")
+# A sentence just closed (numbered sections pace their headers on it).
+_CLOSED = re.compile(r"[^\W\d_]{2}[.!?][\"'”’)\]]*[ \t]*\n?\Z")
 
 
 def _line_start(text: str) -> bool:
@@ -247,6 +249,12 @@ class NumberedSections(Part):
             return Insert(head, case_insensitive=True)
         if row.pressure and WORD_RE.search(row.text.rsplit("\n", 1)[-1]):
             return Insert("\n\n" + head, case_insensitive=True)
+        # Paced: header k+1 is due once k shares of three quarters of the budget are written, at the next
+        # closed sentence. Left to blank lines and pressure, the later headers came at the very end and every
+        # steered row of the type ran into the token limit (2026-12-06e run: 6 of 6).
+        due = row.n >= k * (row.max_new_tokens * 3 // 4) // self.p["n"]
+        if due and _CLOSED.search(row.text):
+            return Insert(("\n" if row.text.endswith("\n") else "\n\n") + head, case_insensitive=True)
         return None
 
     def risky(self, row: Steer) -> torch.Tensor:
