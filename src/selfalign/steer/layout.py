@@ -10,7 +10,7 @@ from selfalign.constraints.registry import REGISTRY
 from selfalign.constraints.sections import _SEPARATOR_RE, RESPONSE_SEPARATOR, section_numbers
 from selfalign.constraints.text import BULLET_RE, NUMBERED_RE, WORD_RE, normalize_newlines
 from selfalign.steer.base import Insert, Part
-from selfalign.steer.row import Steer
+from selfalign.steer.row import SENTENCE_CLOSED, Steer
 
 
 def _passes(name: str, text: str, params: dict) -> bool:
@@ -18,8 +18,6 @@ def _passes(name: str, text: str, params: dict) -> bool:
 
 
 _MARKER_RE = re.compile(r"^[ \t]*(?:[-*]|\d+[.)])[ \t]*")
-# A sentence just closed (numbered sections pace their headers on it).
-_CLOSED = re.compile(r"[^\W\d_]{2}[.!?][\"'”’)\]]*[ \t]*\n?\Z")
 
 
 def _line_start(text: str) -> bool:
@@ -253,7 +251,7 @@ class NumberedSections(Part):
         # closed sentence. Left to blank lines and pressure, the later headers came at the very end and every
         # steered row of the type ran into the token limit (2026-12-06e run: 6 of 6).
         due = row.n >= k * (row.max_new_tokens * 3 // 4) // self.p["n"]
-        if due and _CLOSED.search(row.text):
+        if due and SENTENCE_CLOSED.search(row.text):
             return Insert(("\n" if row.text.endswith("\n") else "\n\n") + head, case_insensitive=True)
         return None
 

@@ -49,10 +49,14 @@ WRAP_UP_SHARE = 4
 # rows of the 2026-12-06d run still ran into the limit, in run-on sentences and after a late postscript.
 CLOSE_PUSH = 8.0
 _AFTER_WORD = re.compile(r"[^\W\d_]{2}\Z")
-_CLOSER = re.compile(r"[.!?\u3002\uff01\uff1f\u0964][\"'\u201d\u2019)\]]*\s*\Z")
-# A word's last letters, then a sentence stop or a line break (a list item without a stop closes too: 41 of
-# the 62 steered rows the 2026-12-06c run flagged only `truncated` ran to the token limit, many in lists).
-_SENTENCE_DONE = re.compile(r"[^\W\d_]{2}(?:[.!?。！？।][\"'”’)\]]*\s*|[ \t]*\n\s*)\Z")
+# A sentence stop (Latin, CJK, Devanagari), then optional closing quotes or brackets and whitespace.
+_STOP = r"[.!?。！？।][\"'”’)\]]*\s*"
+_CLOSER = re.compile(_STOP + r"\Z")
+# A word's last letters, then a sentence stop: a closed sentence (numbered sections pace on it too).
+SENTENCE_CLOSED = re.compile(r"[^\W\d_]{2}" + _STOP + r"\Z")
+# ... or a line break (a list item without a stop closes too: 41 of the 62 steered rows the 2026-12-06c
+# run flagged only `truncated` ran to the token limit, many in lists).
+_SENTENCE_DONE = re.compile(r"[^\W\d_]{2}(?:" + _STOP + r"|[ \t]*\n\s*)\Z")
 # A line may not start with a turn marker of the format (the first word of its instruction and response
 # prefixes, of a stop string after its line break), in any case. A row held from ending writes them as text
 # instead: 69 of the 153 rows the length floor held in the 2026-12-06c run had a line starting "End",
