@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from selfalign.data.schemas import SFTExample
 from selfalign.engine import ModelSpec
 from selfalign.errors import ConfigError
 from selfalign.prompts.format import get_format
 from selfalign.stages.base import StageContext
 from selfalign.stages.dpo import DPOStageConfig
 from selfalign.stages.dpo import run as run_dpo
-from selfalign.stages.sft import SFTStageConfig
+from selfalign.stages.sft import SFTStageConfig, cap_round_robin
 from selfalign.stages.sft import run as run_sft
 
 
@@ -45,9 +46,23 @@ def test_max_examples_records_what_it_cut(tmp_path):
     cfg = SFTStageConfig(max_steps=1, batch_size=2, max_examples=2, tensorboard=False)
     run_sft(_ctx(tmp_path, cfg, {"sft": data}))
     manifest = json.loads((tmp_path / "sft" / "manifest.json").read_text())
-    assert manifest["data"]["max_examples_cut"] == {"available": 5, "dropped": 3}  # kept past the pipeline's
-    assert manifest["counts"]["max_examples_dropped"] == 3  # rewrite of "inputs" into paths
+    cut = manifest["data"]["max_examples_cut"]
+    assert (cut["available"], cut["dropped"], cut["instructions"], cut["instructions_kept"]) == (5, 3, 5, 2)
+    assert manifest["counts"]["max_examples_dropped"] == 3  # kept past the pipeline's rewrite of inputs
     assert len((tmp_path / "sft" / "sft.jsonl").read_text().splitlines()) == 2
+
+
+def test_max_examples_thins_instructions_round_robin():
+    fmt = get_format()
+    # instruction a has three examples, b two, c one, in file order a a a b b c
+    rows = [SFTExample(prompt=fmt.prompt(q), completion=fmt.completion(f"{q} {k}")) for q, k in
+            [("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1), ("c", 0)]]  # fmt: skip
+    kept = cap_round_robin(rows, 4)
+    # every instruction's first, then a's second (earlier in the file than b's second), kept in file order
+    assert [r.completion for r in kept] == [rows[i].completion for i in (0, 1, 3, 5)]
+    assert {r.prompt for r in kept} == {r.prompt for r in rows}
+    assert cap_round_robin(rows, 10) == rows
+    assert [r.completion for r in cap_round_robin(rows, 3)] == [rows[i].completion for i in (0, 3, 5)]
 
 
 def test_max_pairs_records_what_it_cut(tmp_path):

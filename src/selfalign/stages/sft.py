@@ -42,7 +42,11 @@ class SFTStageConfig(SFTSettings, SeedList):
         default=True, description="Also require the critic's verdict to be confident (orders agree, margin)."
     )
     max_examples: int | None = Field(
-        default=200, ge=1, description="Train on at most this many examples (first ones); null = all."
+        default=200,
+        ge=1,
+        description="Train on at most this many examples, taken round-robin over instructions (each "
+        "instruction's first example, then each one's second, ...), so a cut thins the instructions with the "
+        "most examples instead of dropping the last ones whole; null = all.",
     )
 
 
@@ -59,6 +63,19 @@ def merge_rounds(earlier: list[SFTExample], new: list[SFTExample]) -> list[SFTEx
             seen.add((e.prompt, e.completion))
             out.append(e)
     return out
+
+
+def cap_round_robin(examples: list[SFTExample], n: int) -> list[SFTExample]:
+    """At most ``n`` examples: every prompt's first example (file order), then every prompt's second, ...;
+    the kept ones stay in file order. Examples of one instruction share its prompt."""
+    rank: dict[str, int] = {}
+    order = []
+    for i, e in enumerate(examples):
+        k = rank.get(e.prompt, 0)
+        rank[e.prompt] = k + 1
+        order.append((k, i))
+    keep = sorted(i for _, i in sorted(order)[:n])
+    return [examples[i] for i in keep]
 
 
 def run(ctx: StageContext) -> StageResult:
@@ -95,12 +112,16 @@ def run(ctx: StageContext) -> StageResult:
         earlier, info["previous"] = load_sft_file(ctx.inputs["previous"])
         examples = merge_rounds(earlier, examples)
     if cfg.max_examples is not None and len(examples) > cfg.max_examples:
-        # Recorded: accepted.jsonl lists unsteered samples first, so the cut falls on steered ones.
-        info["max_examples_cut"] = {"available": len(examples), "dropped": len(examples) - cfg.max_examples}
-        log.warning("%s: sft.max_examples %d keeps the first %d of %d examples (%d dropped: the last in "
-                    "file order)", ctx.name, cfg.max_examples, cfg.max_examples, len(examples),
-                    len(examples) - cfg.max_examples)  # fmt: skip
-        examples = examples[: cfg.max_examples]
+        # Round-robin, not the first N: a file-order cut fell whole on the last instructions (the fifth proof
+        # run dropped 20 of 260, every one of its last instructions' examples).
+        kept = cap_round_robin(examples, cfg.max_examples)
+        n_all, n_kept = len({e.prompt for e in examples}), len({e.prompt for e in kept})
+        info["max_examples_cut"] = {"available": len(examples), "dropped": len(examples) - len(kept),
+                                    "instructions": n_all, "instructions_kept": n_kept}  # fmt: skip
+        log.warning("%s: sft.max_examples %d keeps %d of %d examples, round-robin over %d instructions "
+                    "(%d kept)",
+                    ctx.name, cfg.max_examples, len(kept), len(examples), n_all, n_kept)  # fmt: skip
+        examples = kept
     data_path = ctx.out_dir / "sft.jsonl"
     write_jsonl_atomic(data_path, examples)
     info["trained_on"] = {"path": str(data_path), "examples": len(examples)}
