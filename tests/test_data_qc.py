@@ -122,3 +122,33 @@ def test_repetition_loops_flag(text: str) -> None:
 @pytest.mark.parametrize("text", NOT_REPETITIVE)
 def test_structured_or_once_repeated_answers_are_not_loops(text: str) -> None:
     assert not qc_flags(text, text, "stop", "Tell me something.")["repetitive"], text
+
+
+DEGENERATE = [
+    "At night the fox ran into the den den den den Den den der der die die das das den der die den die der "
+    "den den die das der den die das die den der die den das",
+    "In short.\nAnswer: rain.\nANSWER: no rain.\nAnswer.\nANSWER.\nAnswer; Answer.\nAnswer, Answer, answer, "
+    "ANSWER, answer: rain, Answer: rain, answer: no, Answer: no, ANSWER: yes, answer yes, answer, answer, no",
+    "1. 1. 2. 3. 4. 5. 6. 7. 8. 9. 10. 11.\n2. 12.\n3. 13.\n4. 14. EVAL",
+    "***. **** * *****. **** * *** * *****\n***. **** *** * *** * *** *****.",
+]
+
+NOT_DEGENERATE = [
+    "Solar panels turn sunlight into electricity. They cost more at first, but they lower the monthly bill, "
+    "need little care, and make a house less dependent on the grid during long summer outages.",
+    "2 + 3 = 5, so the answer is 5.",  # short arithmetic: under 10 tokens
+    "The total is 12 + 30 = 42 apples, and 42 / 6 = 7 apples for each of the six children.",
+    "1. Buy flour\n2. Mix it with water\n3. Knead the dough\n4. Bake it for 30 minutes",
+    '{"name": "Ada", "role": "engineer", "city": "London"}',
+]
+
+
+@pytest.mark.parametrize("text", DEGENERATE)
+def test_word_salad_and_letterless_answers_flag(text: str) -> None:
+    flags = qc_flags(text, text, "stop", "Tell me something.")
+    assert flags["degenerate"], text
+
+
+@pytest.mark.parametrize("text", NOT_DEGENERATE)
+def test_prose_arithmetic_lists_and_json_are_not_degenerate(text: str) -> None:
+    assert not qc_flags(text, text, "stop", "Tell me something.")["degenerate"], text

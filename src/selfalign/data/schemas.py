@@ -75,6 +75,7 @@ class QCFlags(_Record):
     too_short: bool
     echo: bool
     repetitive: bool = False  # added after the first datasets were written; absent there means not checked
+    degenerate: bool = False  # added 2026-12-06 (issue 26's steered samples); absent means not checked
     empty: bool
 
 
