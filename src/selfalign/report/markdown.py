@@ -102,6 +102,24 @@ def headline_section(res: dict[str, Any]) -> str:
     )  # fmt: skip
 
 
+def clean_section(res: dict[str, Any]) -> str:
+    """The clean-pass headline: what the loop flags take from each condition, then the pooled tables."""
+    h = res.get("headline_clean")
+    if not isinstance(h, dict) or not h.get("pooled"):
+        return "_No clean-pass headline (no tuned condition, or no split/test.jsonl beside the run)._"
+    rows = pooled.pooled_rows(h)
+    lead = pooled.lead_sentence(h)
+    return (
+        (f"Recomputed {h['recomputed']}.\n\n" if h.get("recomputed") else "")
+        + md_table(pooled.LOST_HEAD, pooled.lost_rows(h))
+        + "\n\n" + (f"**{lead}**\n\n" if lead else "")
+        + md_table(pooled.POOLED_HEAD, rows)
+        + "\n\nEach seed against the stronger base (clean passes):\n\n"
+        + md_table(pooled.SEED_HEAD, pooled.seed_rows(h))
+        + f"\n\n{pooled.CLEAN_NOTE}"
+    )
+
+
 def conditions_section(res: dict[str, Any]) -> str:
     h = res.get("headline") or {}
     hc = h.get("conditions", {})
@@ -292,6 +310,8 @@ def results_markdown(run_dir: Path) -> str:
     res = _results(run)
     parts = [
         f"## Headline ({res['n_verifiable']} verifiable held-out items)", headline_section(res),
+        "## Clean pass: the same items, where a pass must also be an answer (no loop, echo or runaway)",
+        clean_section(res),
         "## Conditions", conditions_section(res),
         "## Per round", rounds_section(run, res),
         "## Pass rate per constraint type", types_section(res),

@@ -97,3 +97,21 @@ NOTE = ("Pooled lift = per-item mean pass over a policy's seeds minus the strong
         "Benjamini-Hochberg over the policy's seeds within the subset. unseen_types: every constraint of a "
         "type never trained; multi_constraint: two or three constraints; unseen_wording: constraints "
         "phrased in words training never used.")  # fmt: skip
+
+
+LOST_HEAD = ["condition", "strict passes", "clean passes", "lost: repetitive", "lost: echo", "lost: runaway",
+             "lost: empty"]  # fmt: skip
+CLEAN_NOTE = ("Clean pass = the strict pass, and QC finds no loop (repetitive), no echo of the instruction, "
+              "no "
+              "runaway into a new turn and no empty answer (evaluate.clean; QC's rules, written for training "
+              "samples, unchanged). The code checks count what an answer contains; a base that "
+              "loops its instruction forty times passes 'use the word X three times'. The strict pass stays "
+              "the IFEval-compatible number; the clean one says how many passes were answers. A lost pass "
+              "can carry several flags.")  # fmt: skip
+
+
+def lost_rows(clean: dict[str, Any] | None) -> list[list[str]]:
+    """Per condition: strict and clean passes, and the strict passes each loop flag took away."""
+    lost = (clean or {}).get("lost") or {}
+    return [[name, str(v["strict"]), str(v["clean"]), *(str(v.get(f, 0)) for f in
+             ("repetitive", "echo", "runaway", "empty"))] for name, v in lost.items()]  # fmt: skip

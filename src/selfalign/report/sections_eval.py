@@ -198,6 +198,22 @@ def _headline(res: dict[str, Any]) -> str:
     )
 
 
+def _clean(res: dict[str, Any]) -> str:
+    """The clean-pass headline (evaluate.clean): passes the loop flags take away, then the pooled lead."""
+    h = res.get("headline_clean")
+    if not isinstance(h, dict) or not h.get("pooled"):
+        return ""
+    lead = pooled.lead_sentence(h)
+    return (
+        "<h3>Clean pass: a pass must also be an answer (no loop, echo of the instruction or runaway)</h3>"
+        + (f'<p class="muted">Recomputed {esc(h["recomputed"])}.</p>' if h.get("recomputed") else "")
+        + table(pooled.LOST_HEAD, [[esc(c) for c in r] for r in pooled.lost_rows(h)])
+        + (f"<p><b>{esc(lead)}</b></p>" if lead else "")
+        + table(pooled.POOLED_HEAD, [[esc(c) for c in r] for r in pooled.pooled_rows(h)])
+        + f'<p class="muted">{esc(pooled.CLEAN_NOTE)}</p>'
+    )
+
+
 def evaluation(run: Run) -> str:
     stage = run.find("evaluate")
     if not stage:
@@ -214,6 +230,7 @@ def evaluation(run: Run) -> str:
         f"{fmt(res.get('n_open_ended'))} open-ended), every condition on the same items; baseline "
         f"<b>{esc(res['baseline'])}</b>.</p>"
         + _headline(res)
+        + _clean(res)
         + table(head, _summary_rows(res))
         + '<p class="muted">Verifiable items are scored by code checks only. Lift = paired bootstrap '
         "difference in pass rate vs the baseline (percentage points); p = paired exact/corrected McNemar; "

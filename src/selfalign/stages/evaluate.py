@@ -22,6 +22,7 @@ from selfalign.atomic import atomic_open
 from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.errors import ConfigError
 from selfalign.evaluate.budget import check_budget
+from selfalign.evaluate.clean import clean_headline
 from selfalign.evaluate.conditions import BASE_FEW_SHOT, Condition, PromptBuilder, check_conditions
 from selfalign.evaluate.conditions import with_adapters as default_conditions
 from selfalign.evaluate.critic import AUTO, get_critic
@@ -130,6 +131,12 @@ def run(ctx: StageContext) -> StageResult:
     results["headline"] = headline(
         records, {name: [g.stop_reason for g in gs] for name, gs in gens.items()},
         n_boot=cfg.n_boot, seed=cfg.seed, confidence=cfg.confidence, alpha=cfg.alpha,
+        unseen_wording=[it.id for it in items if it.wording == "unseen"],
+    )  # fmt: skip
+    # Beside it: the same statistics where a pass also needs an answer QC does not flag as a loop or an echo.
+    results["headline_clean"] = clean_headline(
+        records, {it.id: it.instruction for it in items}, n_boot=cfg.n_boot, seed=cfg.seed,
+        confidence=cfg.confidence, alpha=cfg.alpha,
         unseen_wording=[it.id for it in items if it.wording == "unseen"],
     )  # fmt: skip
     outputs, n, tokens = write_outputs(ctx, records, results, gens)
