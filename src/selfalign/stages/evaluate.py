@@ -12,6 +12,7 @@ and judge verdict), ``results.json`` (rates, intervals, tests, memory) and the m
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ from selfalign.evaluate.memory import snapshot
 from selfalign.evaluate.runner import gen_params, run_conditions
 from selfalign.evaluate.summary import summarize
 from selfalign.stages.base import StageContext, StageResult, finish
+
+log = logging.getLogger("selfalign")
 
 ADAPTER_PREFIX = "adapter:"
 
@@ -139,6 +142,11 @@ def run(ctx: StageContext) -> StageResult:
         confidence=cfg.confidence, alpha=cfg.alpha,
         unseen_wording=[it.id for it in items if it.wording == "unseen"],
     )  # fmt: skip
+    for name, v in results["headline_clean"]["lost"].items():
+        lost = v["strict"] - v["clean"]
+        if 2 * lost > v["strict"]:  # said in the log, not only in a table
+            log.warning("evaluate: %s passes %d items, but %d of those answers are loops, echoes or runaways "
+                        "(QC); its clean pass is %d", name, v["strict"], lost, v["clean"])  # fmt: skip
     outputs, n, tokens = write_outputs(ctx, records, results, gens)
     counts = {"items": len(items), "conditions": len(conditions), "records": n}
     return finish(ctx, cfg, started, outputs, counts, {"results": results}, tokens, record_metrics=False,
