@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from selfalign.evaluate.clean import LOOP_FLAGS, clean_headline, clean_records, loop_flags, passes_lost
+from selfalign.evaluate.clean import (
+    LOOP_FLAGS,
+    clean_headline,
+    clean_records,
+    loop_flags,
+    loop_warnings,
+    passes_lost,
+)
 
 LOOP = "1. What does the word people mean?\n" * 6  # loops: the word is there six times
 ANSWER = "People like parks. Many people walk there, and people meet friends."
@@ -52,6 +59,10 @@ def test_the_clean_headline_can_name_another_stronger_base() -> None:
     assert out["stronger_base"] == "base_few_shot"
     zero = out["lost"]["base_zero_shot"]
     assert zero == {"strict": 6, "clean": 0, "repetitive": 6, "echo": 0, "runaway": 0, "empty": 0}
+    assert loop_warnings(out["lost"]) == [
+        "base_zero_shot passes 6 items, but 6 of those answers are loops, echoes or runaways (QC); its clean "
+        "pass is 0"
+    ]  # few-shot and the policy lose nothing: no line
     lead = next(e for e in out["pooled"] if e["subset"] == "all")
     assert lead["baseline_passed"] == 3 and lead["pooled"]["lift"] == pytest.approx(5 / 12)
 

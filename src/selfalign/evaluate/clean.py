@@ -65,6 +65,17 @@ def passes_lost(
     return out
 
 
+def loop_warnings(lost: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """A line for each condition most of whose strict passes the loop flags take away."""
+    out = []
+    for name, v in lost.items():
+        gone = v["strict"] - v["clean"]
+        if 2 * gone > v["strict"]:
+            out.append(f"{name} passes {v['strict']} items, but {gone} of those answers are loops, echoes or "
+                       f"runaways (QC); its clean pass is {v['clean']}")  # fmt: skip
+    return out
+
+
 def clean_headline(
     records: Mapping[str, Sequence[dict[str, Any]]],
     instructions: Mapping[str, str],
@@ -81,4 +92,4 @@ def clean_headline(
     return out
 
 
-__all__ = ["LOOP_FLAGS", "clean_headline", "clean_records", "loop_flags", "passes_lost"]
+__all__ = ["LOOP_FLAGS", "clean_headline", "clean_records", "loop_flags", "loop_warnings", "passes_lost"]

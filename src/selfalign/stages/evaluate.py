@@ -23,7 +23,7 @@ from selfalign.atomic import atomic_open
 from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.errors import ConfigError
 from selfalign.evaluate.budget import check_budget
-from selfalign.evaluate.clean import clean_headline
+from selfalign.evaluate.clean import clean_headline, loop_warnings
 from selfalign.evaluate.conditions import BASE_FEW_SHOT, Condition, PromptBuilder, check_conditions
 from selfalign.evaluate.conditions import with_adapters as default_conditions
 from selfalign.evaluate.critic import AUTO, get_critic
@@ -142,11 +142,8 @@ def run(ctx: StageContext) -> StageResult:
         confidence=cfg.confidence, alpha=cfg.alpha,
         unseen_wording=[it.id for it in items if it.wording == "unseen"],
     )  # fmt: skip
-    for name, v in results["headline_clean"]["lost"].items():
-        lost = v["strict"] - v["clean"]
-        if 2 * lost > v["strict"]:  # said in the log, not only in a table
-            log.warning("evaluate: %s passes %d items, but %d of those answers are loops, echoes or runaways "
-                        "(QC); its clean pass is %d", name, v["strict"], lost, v["clean"])  # fmt: skip
+    for line in loop_warnings(results["headline_clean"]["lost"]):  # said in the log, not only in a table
+        log.warning("evaluate: %s", line)
     outputs, n, tokens = write_outputs(ctx, records, results, gens)
     counts = {"items": len(items), "conditions": len(conditions), "records": n}
     return finish(ctx, cfg, started, outputs, counts, {"results": results}, tokens, record_metrics=False,
