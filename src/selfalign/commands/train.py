@@ -74,7 +74,7 @@ def sft(
     epochs: Epochs = None,
     lr: Lr = None,
     batch_size: Batch = None,
-    max_examples: Annotated[int | None, typer.Option(help="Use only the first N examples.")] = None,
+    max_examples: Annotated[int | None, typer.Option(help="At most N examples, round-robin.")] = None,
     quant: Quant = "none",
     merge: Merge = False,
     resume: Resume = True,

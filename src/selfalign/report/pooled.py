@@ -102,9 +102,8 @@ NOTE = ("Pooled lift = per-item mean pass over a policy's seeds minus the strong
 LOST_HEAD = ["condition", "strict passes", "clean passes", "lost: repetitive", "lost: echo", "lost: runaway",
              "lost: empty"]  # fmt: skip
 CLEAN_NOTE = ("Clean pass = the strict pass, and QC finds no loop (repetitive), no echo of the instruction, "
-              "no "
-              "runaway into a new turn and no empty answer (evaluate.clean; QC's rules, written for training "
-              "samples, unchanged). The code checks count what an answer contains; a base that "
+              "no runaway into a new turn and no empty answer (evaluate.clean; QC's rules, written for "
+              "training samples, unchanged). The code checks count what an answer contains; a base that "
               "loops its instruction forty times passes 'use the word X three times'. The strict pass stays "
               "the IFEval-compatible number; the clean one says how many passes were answers. A lost pass "
               "can carry several flags.")  # fmt: skip

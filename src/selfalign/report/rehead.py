@@ -4,7 +4,8 @@ Until 2026-12-06 every subset was compared with the base that is stronger on *al
 run would print its table under the new label ("stronger base on the items") with the old numbers. The
 outcomes per item are in ``evaluate/items.jsonl`` beside ``results.json``, so the report recomputes the
 headline with the current rule instead (the run's files are never rewritten) and says it did. The same
-goes for the clean-pass headline (``evaluate.clean``), which runs before 2026-12-06's sixth proof run lack.
+goes for the clean-pass headline (``evaluate.clean``), which runs evaluated before it existed (2026-12-06,
+after the sixth proof run's evaluation) lack.
 """
 
 from __future__ import annotations
