@@ -10,7 +10,7 @@ from selfalign.constraints.registry import REGISTRY
 from selfalign.constraints.sections import _SEPARATOR_RE, RESPONSE_SEPARATOR, section_numbers
 from selfalign.constraints.text import BULLET_RE, NUMBERED_RE, WORD_RE, normalize_newlines
 from selfalign.steer.base import Insert, Part
-from selfalign.steer.row import SENTENCE_CLOSED, Steer
+from selfalign.steer.row import Steer
 
 
 def _passes(name: str, text: str, params: dict) -> bool:
@@ -247,12 +247,6 @@ class NumberedSections(Part):
             return Insert(head, case_insensitive=True)
         if row.pressure and WORD_RE.search(row.text.rsplit("\n", 1)[-1]):
             return Insert("\n\n" + head, case_insensitive=True)
-        # Paced: header k+1 is due once k shares of three quarters of the budget are written, at the next
-        # closed sentence. Left to blank lines and pressure, the later headers came at the very end and every
-        # steered row of the type ran into the token limit (2026-12-06e run: 6 of 6).
-        due = row.n >= k * (row.max_new_tokens * 3 // 4) // self.p["n"]
-        if due and SENTENCE_CLOSED.search(row.text):
-            return Insert(("\n" if row.text.endswith("\n") else "\n\n") + head, case_insensitive=True)
         return None
 
     def risky(self, row: Steer) -> torch.Tensor:

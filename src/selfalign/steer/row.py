@@ -52,10 +52,8 @@ _AFTER_WORD = re.compile(r"[^\W\d_]{2}\Z")
 # A sentence stop (Latin, CJK, Devanagari), then optional closing quotes or brackets and whitespace.
 _STOP = r"[.!?。！？।][\"'”’)\]]*\s*"
 _CLOSER = re.compile(_STOP + r"\Z")
-# A word's last letters, then a sentence stop: a closed sentence (numbered sections pace on it too).
-SENTENCE_CLOSED = re.compile(r"[^\W\d_]{2}" + _STOP + r"\Z")
-# ... or a line break (a list item without a stop closes too: 41 of the 62 steered rows the 2026-12-06c
-# run flagged only `truncated` ran to the token limit, many in lists).
+# A word's last letters, then a sentence stop or a line break (a list item without a stop closes too: 41 of
+# the 62 steered rows the 2026-12-06c run flagged only `truncated` ran to the token limit, many in lists).
 _SENTENCE_DONE = re.compile(r"[^\W\d_]{2}(?:" + _STOP + r"|[ \t]*\n\s*)\Z")
 # A line may not start with a turn marker of the format (the first word of its instruction and response
 # prefixes, of a stop string after its line break), in any case. A row held from ending writes them as text
