@@ -16,8 +16,8 @@ with the token it picked (``STEER_API.md``). Every step, in a steered row:
 - in the last quarter of the budget, a row that may end ends at its next closed sentence (wrap-up);
 - outside forced text, no 4-token sequence of the answer repeats (transformers' no-repeat-n-gram rule),
   unless nothing else is allowed;
-- a line may not start with a turn marker of the format in any case ("End", "instruction.", "Response:"):
-  a row held from ending writes them to end anyway (``_marker_tokens``);
+- a line may not start with a turn marker of the format in any case ("End", "instruction.", "Response:"),
+  nor with "Answer": a row held from ending writes them to end or to answer again (``_marker_tokens``);
 - no allowed token left: every logit is ``-inf`` and the loop ends the row as ``dead_end``.
 
 *Pressure* is the moment to insert what a constraint still needs: the model puts more than half its mass
@@ -60,6 +60,11 @@ _SENTENCE_DONE = re.compile(r"[^\W\d_]{2}(?:" + _STOP + r"|[ \t]*\n\s*)\Z")
 # instead: 69 of the 153 rows the length floor held in the 2026-12-06c run had a line starting "End",
 # "Instruction." or "Response:", which QC then rejects or the check reads as answer.
 _FIRST_WORD = re.compile(r"\s*([^\W\d_]+)")
+# And a label the base opens a new turn with although the format never uses it: a line starting "Answer"
+# in 91 of the sixth proof run's 312 steered samples against 13 of its 240 unsteered ones (a length floor
+# holds a finished answer open and the model answers again: "Answer: ...\nANSWER 1: ..."), 45 of them
+# QC-clean training data.
+TURN_LABELS = ("answer",)
 # Steered rows loop more than unsteered ones (a mask or a floor holds the model where it wants to stop): QC
 # flagged 72 of 312 steered samples `repetitive` in the 2026-12-06c run. A 4-gram matches QC's own unit.
 NO_REPEAT = NoRepeatNGramLogitsProcessor(4)
@@ -101,7 +106,8 @@ class Steer:
         fmt = get_format()
         lines = [s for s in self.stops if s.lstrip(" \t").startswith("\n")]
         heads = (fmt.instruction_prefix, fmt.response_prefix, *lines)
-        self.markers = tuple(sorted({w.group(1).lower() for h in heads if (w := _FIRST_WORD.match(h))}))
+        words = {w.group(1).lower() for h in heads if (w := _FIRST_WORD.match(h))}
+        self.markers = tuple(sorted(words | set(TURN_LABELS)))
 
     @property
     def steps_left(self) -> int:
@@ -228,7 +234,10 @@ class Steer:
         """Tokens that would complete a turn marker at a line start ("\\nEnd", "\\n" + "Instruction"), or
         that carry a line break and a marker within them. A marker counts when no letter follows it, so
         "Ending" and "Instructions" stay allowed (``_end_tokens`` still lets the real stop strings end)."""
-        words = self.markers
+        return self.line_start_tokens(self.markers)
+
+    def line_start_tokens(self, words: Sequence[str]) -> torch.Tensor:
+        """Tokens that would complete one of ``words`` (lower case) as a line's first word, as above."""
         alt = "|".join(re.escape(w) for w in words)
         inside = self.table.feature(
             f"marker-nl:{alt}", lambda x: bool(re.search(rf"\n[ \t]*(?:{alt})(?![^\W\d_])", x, re.I))
