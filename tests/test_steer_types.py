@@ -10,6 +10,7 @@ random Gemma through ``Engine.generate(constraints=...)``.
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 import torch
@@ -180,10 +181,10 @@ def test_a_rerun_batch_restarts_the_steer(table, gemma: Engine) -> None:
         steer.constrain([tok, tok], torch.zeros(table.size))
 
 
-def _fed(table, gemma: Engine, text: str, budget: int):
+def _fed(table, gemma: Engine, text: str, budget: int, constraints: list[dict] | None = None):
     """A steer that has written ``text`` (token by token, each step through ``constrain``)."""
-    steer = build_steer([{"type": "exclude_words", "params": {"words": ["zebra"]}}], table, gemma.eos_ids,
-                        STOPS, budget)  # fmt: skip
+    constraints = constraints or [{"type": "exclude_words", "params": {"words": ["zebra"]}}]
+    steer = build_steer(constraints, table, gemma.eos_ids, STOPS, budget)
     ids: list[int] = []
     for tok in gemma.tokenizer.encode(text, add_special_tokens=False):
         steer.constrain(ids, torch.zeros(table.size))
@@ -250,7 +251,7 @@ def test_a_line_may_not_start_with_a_turn_marker_but_the_real_stop_still_ends(ta
 
     steer, ids = _fed(table, gemma, " The cat sat on the mat.\n", budget=96)
     out = steer.constrain(ids, torch.zeros(table.size))
-    for marker in ("End", "end", "Instruction", "instruction", "Response"):
+    for marker in ("End", "end", "Instruction", "instruction", "Response", "Answer", "ANSWER"):
         assert not torch.isfinite(out[table.by_text[marker]]).any(), marker
     for word in ("Every", "The", "Ending"):  # other words, and a marker's word with more letters
         assert torch.isfinite(out[table.by_text[word]]).all(), word
@@ -324,3 +325,28 @@ def test_the_no_repeat_rule_gives_way_when_only_a_repeat_is_allowed(table, gemma
     steer.parts.append(OnlyOn({}))
     out = steer.constrain(ids, torch.zeros(table.size))
     assert torch.isfinite(out[on]) and int(torch.isfinite(out).sum()) <= 1 + len(gemma.eos_ids)
+
+
+def test_section_labels_start_a_line_only_as_the_inserted_headers(table, gemma: Engine) -> None:
+    # The sixth proof run's 6 numbered_sections rows ran out on bare "Part" lines after the last header.
+    c = [{"type": "numbered_sections", "params": {"n": 2, "label": "Part"}}]
+    steer, ids = _fed(table, gemma, "Part 1\nA cat.\n\nPart 2\nA dog.\n", 96, c)
+    out = steer.constrain(ids, torch.zeros(table.size))
+    for word in ("Part", "PART", "part"):
+        assert not torch.isfinite(out[table.by_text[word]]).any(), word
+    assert torch.isfinite(out[table.by_text["Every"]]).all()
+    header = re.compile(r"^[ \t]*part(?![^\W\d_])", re.I | re.M)
+    for seed in range(12):
+        text, why, _ = drive(table, gemma, c, seed, budget=96)
+        if why != "dead_end":
+            assert len(header.findall(text)) == 2, text[:300]
+
+
+def test_a_sectioned_answer_may_end_through_the_stop_strings_line_break(table, gemma: Engine) -> None:
+    # "\nEND" begins with a line break; refusing the end after one ran every such wrap-up to the limit.
+    c = [{"type": "numbered_sections", "params": {"n": 2, "label": "Part"}}]
+    done = "Part 1\nA cat.\n\nPart 2\n"
+    for text, may_end in ((done + "A dog.\n", True), (done, False)):
+        steer, ids = _fed(table, gemma, text, 96, c)
+        out = steer.constrain(ids, torch.zeros(table.size))
+        assert bool(torch.isfinite(out[table.by_text["END"]]).all()) is may_end, text

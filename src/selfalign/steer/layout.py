@@ -234,7 +234,10 @@ class NumberedSections(Part):
         return len(section_numbers(text, self.p["label"]))
 
     def can_end(self, row: Steer) -> bool:
-        return _passes("numbered_sections", row.text, self.p) and not row.text.rstrip(" \t").endswith("\n")
+        # Not right after a header (a section needs a body); a trailing line break is fine: it is how the stop
+        # string "\nEND" begins, and refusing it there ran every wrap-up of the type on to the token limit.
+        last = row.text.rstrip().rsplit("\n", 1)[-1]
+        return _passes("numbered_sections", row.text, self.p) and not section_numbers(last, self.p["label"])
 
     def insert(self, row: Steer) -> Insert | None:
         k = self.count(row.text)
@@ -248,6 +251,12 @@ class NumberedSections(Part):
         if row.pressure and WORD_RE.search(row.text.rsplit("\n", 1)[-1]):
             return Insert("\n\n" + head, case_insensitive=True)
         return None
+
+    def mask(self, row: Steer) -> torch.Tensor:
+        # Headers come from insertions only. Left free, the model starts more label lines after the last
+        # header, which the digit check cuts to bare "Part" / "Chapter" lines until the token limit (all 6
+        # steered rows of the sixth proof run, 2026-12-06; QC rejected every one).
+        return ~row.line_start_tokens((self.p["label"].lower(),))
 
     def risky(self, row: Steer) -> torch.Tensor:
         return row.table.regex(r"\d")
