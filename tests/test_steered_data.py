@@ -217,3 +217,14 @@ def test_the_report_reads_fluency_on_the_matched_instructions_too() -> None:
     assert rows[2] == ["unsteered, on the 1 instructions both pass", "1", "-3.000", "–", "–", "–"]
     assert rows[3][0].startswith("steered, on the 1") and rows[3][2] == "-1.000"
     assert len(fluency_rows({"fluency": {"steered": side, "unsteered": side}})) == 2  # older runs: no rows
+
+
+def test_an_instruction_asking_for_another_language_is_not_steered_and_is_counted(tmp_path, monkeypatch):
+    german = ("d", "Describe a harbour.", [{"type": "response_language", "params": {"language": "German"}}])
+    english = ("e", "Describe a field.", [{"type": "response_language", "params": {"language": "English"}}])
+    monkeypatch.setattr(f"{__name__}.ROWS", [*ROWS, german, english])
+    recs = _run(tmp_path, SteerableEngine(), steered=1)
+    assert [r["id"] for r in recs] == ["a-r0", "b-r0", "c-r0", "d-r0", "e-r0", "a-s0", "c-s0", "e-s0"]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["metrics"]["steer"]["not_steered_language"] == ["d"]
+    assert manifest["counts"]["not_steered_language"] == 1

@@ -368,7 +368,12 @@ def run(ctx: StageContext) -> StageResult:
     # A steer cannot fit n words into fewer tokens: it would force one-token words to the limit and the row
     # would be QC-truncated, counted as the steer's failure. Such instructions are not steered, and said so.
     over = [ins["id"] for ins in constrained if words_needed(ins["constraints"])[0] > cfg.max_new_tokens]
-    constrained = [ins for ins in constrained if ins["id"] not in set(over)] if cfg.steered else []
+    # Nor where a steer would pass the check without doing what it asks.
+    from selfalign.steer.build import unsteerable
+
+    foreign = [ins["id"] for ins in constrained if unsteerable(ins["constraints"])]
+    skip = set(over) | set(foreign)
+    constrained = [ins for ins in constrained if ins["id"] not in skip] if cfg.steered else []
     done = writer.done_keys()
     steered = [(ins, k) for k in range(cfg.steered) for ins in constrained
                if steer.rid(ins["id"], k) not in done]  # fmt: skip
@@ -388,12 +393,13 @@ def run(ctx: StageContext) -> StageResult:
     if cfg.steered:
         metrics["steer"] = {"yield": steer_yield(records), "fluency": fluency(ctx.engine(), records),
                             "side_by_side": side_by_side(records),
-                            "not_steered_over_budget": over}  # fmt: skip
+                            "not_steered_over_budget": over, "not_steered_language": foreign}  # fmt: skip
         if over:
             log.warning("responses: %d constrained instruction(s) need more words than max_new_tokens "
                         "%d holds; not steered, e.g. %s", len(over), cfg.max_new_tokens, over[0])  # fmt: skip
     counts = {"instructions": len(instructions), "responses": len(records)}
     if cfg.steered:
         counts["not_steered_over_budget"] = len(over)
+        counts["not_steered_language"] = len(foreign)
     counts.update({f"flag_{k}": v for k, v in metrics["qc_counts"].items()})
     return finish(ctx, cfg, started, {"responses": out_path}, counts, metrics, tokens)

@@ -49,6 +49,18 @@ _ORDER = {name: i for i, name in enumerate(STEERS)}
 assert set(STEERS) == set(REGISTRY), sorted(set(REGISTRY) ^ set(STEERS))
 
 
+def unsteerable(constraints: Sequence[dict[str, Any]]) -> str | None:
+    """Why these constraints are not steered, or None. A response language other than English: the script
+    mask says nothing for a shared script and the function-word push makes the *check* pass, not the text
+    the language — 4 of the sixth proof run's 6 usable German, French and Spanish steered samples were
+    code-switched salad ("Electric cars are more expensive than hay hay. The El conductor ..."), and QC
+    rejected 14 of its 21 (docs/CONSTRAINTS.md, "Response language")."""
+    for c in constraints:
+        if c["type"] == "response_language" and c["params"]["language"] != "English":
+            return "response_language"
+    return None
+
+
 def build_steer(
     constraints: Sequence[dict[str, Any]],
     table: VocabTable,
