@@ -228,3 +228,9 @@ def test_an_instruction_asking_for_another_language_is_not_steered_and_is_counte
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["metrics"]["steer"]["not_steered_language"] == ["d"]
     assert manifest["counts"]["not_steered_language"] == 1
+    from selfalign.report.sections_steer import not_steered_note
+
+    said = not_steered_note(manifest["metrics"]["steer"])
+    assert said is not None and "1 instruction(s) ask for a language other than English" in said
+    assert "token budget" not in said
+    assert not_steered_note({"not_steered_over_budget": [], "not_steered_language": []}) is None

@@ -24,6 +24,7 @@ from selfalign.report.sections_steer import (
     SIDES,
     YIELD_HEADERS,
     fluency_rows,
+    not_steered_note,
     steer_metrics,
     yield_rows,
 )
@@ -284,7 +285,8 @@ def steer_section(run: Run) -> str:
     m = steer_metrics(run)
     if not m:
         return "_No steered samples in this run._"
-    parts = [md_table(YIELD_HEADERS, yield_rows(m)),
+    skipped = not_steered_note(m)
+    parts = [md_table(YIELD_HEADERS, yield_rows(m)), *([skipped] if skipped else []),
              md_table(FLUENCY_HEADERS, fluency_rows(m))]
     for r in m.get("side_by_side") or []:
         verdict = {s: "pass" if r[s + "_passes"] else "fail" for s in SIDES}

@@ -70,6 +70,15 @@ def fluency_rows(m: dict[str, Any]) -> list[list[str]]:
     return out
 
 
+def not_steered_note(m: dict[str, Any]) -> str | None:
+    """Which constrained instructions got no steered samples, and why (the yield table leaves them out)."""
+    why = [(len(m.get("not_steered_over_budget") or []), "need more words than the token budget holds"),
+           (len(m.get("not_steered_language") or []), "ask for a language other than English, which a "
+            "steer can only fake (docs/CONSTRAINTS.md, Response language)")]  # fmt: skip
+    said = [f"{n} instruction(s) {text}" for n, text in why if n]
+    return "Not steered (unsteered samples only): " + "; ".join(said) + "." if said else None
+
+
 FLUENCY_HEADERS = ["passing samples", "n", "base log-lik / token", "repeated trigrams", "mean words",
                    "worst QC flag rate"]  # fmt: skip
 
@@ -85,6 +94,8 @@ def steering(run: Run) -> str:
         f"QC flag (loops, running to the token limit) can be trained on. Dead ends (dropped): {dead}."
     )
     body += table(YIELD_HEADERS, yield_rows(m), raw=False)
+    if skipped := not_steered_note(m):
+        body += note(skipped)
     body += note(f"Fluency of passing samples, scored by the {m['fluency']['scored_with']}:")
     body += table(FLUENCY_HEADERS, fluency_rows(m), raw=False)
     rows = [
