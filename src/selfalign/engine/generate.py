@@ -167,8 +167,8 @@ def decode(
     is done (the engine before continuous batching). ``stems``: shared prefixes prefilled once.
     The per-step processing is HF's: repetition penalty, then temperature / top-k / top-p, then a draw from
     the row's own generator (so a row's sample never depends on its batch-mates), or argmax when greedy.
-    ``steers[r]`` (docs: /work/coord STEER_API) constrains row ``r``'s logits after the penalty; a row left
-    with no allowed token ends as ``dead_end``. ``tick(rows finished, tokens)`` runs after every step.
+    ``steers[r]`` (a ``selfalign.steer.RowSteer``) constrains row ``r``'s logits after the penalty; a row
+    left with no allowed token ends as ``dead_end``. ``tick(rows finished, tokens)`` runs after every step.
     """
     device = next(model.parameters()).device
     gens: list[list[int]] = [[] for _ in encoded]

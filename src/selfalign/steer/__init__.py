@@ -2,7 +2,7 @@
 
 Below the engine: the engine builds a :class:`Steer` per steered row from its constraint dicts and the
 tokenizer it owns (``steers_for``) and calls ``constrain`` / ``advance`` from its decode loop
-(``/work/coord/STEER_API.md``; docs/CONSTRAINTS.md has the steer table and its limits).
+(the contract is :class:`RowSteer`; docs/CONSTRAINTS.md has the steer table and its limits).
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ from selfalign.steer.vocab import VocabTable, table_for
 
 
 class RowSteer(Protocol):
+    """One row's steer as the decode loop sees it. Each step: ``constrain(ids so far, the row's next-token
+    logits)`` returns the logits with every disallowed token at ``-inf`` (all ``-inf``: the row ends as
+    ``dead_end``); the loop samples from them and calls ``advance(token)``. ``constrain`` with no ids after
+    some were seen means the batch was rerun: the steer starts afresh."""
+
     def constrain(self, generated: list[int], scores: torch.Tensor) -> torch.Tensor: ...
 
     def advance(self, token: int) -> None: ...

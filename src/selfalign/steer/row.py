@@ -1,7 +1,7 @@
 """One row's steer: the parts of its constraints combined, plus the end-of-answer gate and text forcing.
 
 The decode loop calls :meth:`Steer.constrain` with the row's next-token logits and :meth:`Steer.advance`
-with the token it picked (``STEER_API.md``). Every step, in a steered row:
+with the token it picked (the contract: :class:`selfalign.steer.RowSteer`). Every step, in a steered row:
 
 - control tokens and tokens holding half a UTF-8 character are banned;
 - the answer ends by EOS or by a stop string (``GenParams.stop``, matched on decoded text like the
