@@ -336,7 +336,7 @@ def test_section_labels_start_a_line_only_as_the_inserted_headers(table, gemma: 
         assert not torch.isfinite(out[table.by_text[word]]).any(), word
     assert torch.isfinite(out[table.by_text["Every"]]).all()
     header = re.compile(r"^[ \t]*part(?![^\W\d_])", re.I | re.M)
-    for seed in range(12):
+    for seed in range(4):  # 12 took 30 s on the AVX2 machine
         text, why, _ = drive(table, gemma, c, seed, budget=96)
         if why != "dead_end":
             assert len(header.findall(text)) == 2, text[:300]
