@@ -29,9 +29,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/selfalign run $(CONFIG) --run-dir $(RUN_DIR)
 
+# One worker per core, each test file whole on one worker (module fixtures that train a tiny run are built
+# once); tests/conftest.py splits torch's threads between the workers. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

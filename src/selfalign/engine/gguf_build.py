@@ -60,7 +60,12 @@ def _built(kind: str, name: str, digest: str, build: Callable[[Path], None]) -> 
         if target.exists():  # a concurrent build won the race
             shutil.rmtree(tmp)
         else:
-            os.replace(tmp, target)
+            try:
+                os.replace(tmp, target)
+            except OSError:  # ... between the check and the rename (parallel test workers on a cold cache)
+                if not (target / SOURCE_FILE).is_file():
+                    raise
+                shutil.rmtree(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
