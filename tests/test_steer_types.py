@@ -350,3 +350,37 @@ def test_a_sectioned_answer_may_end_through_the_stop_strings_line_break(table, g
         steer, ids = _fed(table, gemma, text, 96, c)
         out = steer.constrain(ids, torch.zeros(table.size))
         assert bool(torch.isfinite(out[table.by_text["END"]]).all()) is may_end, text
+
+
+PS = [{"type": "postscript", "params": {"marker": "P.S."}}]
+
+
+def test_a_postscripts_note_is_the_last_line_and_ends_when_the_model_presses_to(table, gemma: Engine) -> None:
+    # The training-side measurement of 2026-12-07: notes that broke their line went on as "P.P.S." lines.
+    nl, word, eos = table.by_text["\n"], table.by_text["Every"], min(gemma.eos_ids)
+    steer, ids = _fed(table, gemma, " The cat sat.\n\nP.S. A dog ran", 96, PS)
+    calm = steer.constrain(ids, torch.zeros(table.size))
+    assert not torch.isfinite(calm[nl]).any() and torch.isfinite(calm[word]).all()  # no line break in it
+    wants_out = torch.zeros(table.size)
+    wants_out[nl] = 30.0  # the model presses to break the line: the answer ends instead
+    out = steer.constrain(ids, wants_out)
+    assert not torch.isfinite(out[word]).any() and torch.isfinite(out[eos])
+    stop_nl = next(t for t in table.by_text["\n"] if torch.isfinite(out[t]))  # the stop string's line break
+    ids.append(stop_nl)
+    steer.advance(stop_nl)
+    out = steer.constrain(ids, torch.zeros(table.size))  # after it the row still ends: nothing reopens it
+    assert not torch.isfinite(out[table.by_text["P"]]).any()
+    assert torch.isfinite(out[table.by_text["END"]]).all()
+
+
+def test_a_postscript_goes_in_before_a_word_floor_is_met_when_short_of_budget(table, gemma: Engine) -> None:
+    floor = [*PS, {"type": "min_words", "params": {"n": 60}}]
+    text = " The cat sat on the mat."
+    n = len(gemma.tokenizer.encode(text, add_special_tokens=False))
+    for left, inserted in ((120, False), (60, True)):  # 53 words missing + the marker's reserve: short at 60
+        steer, ids = _fed(table, gemma, text, n + left, floor)
+        steer.constrain(ids, torch.zeros(table.size))
+        assert (steer.forcing is not None) == inserted, left
+    # The floor is still held: the note carries the missing words (no end before them).
+    steer, ids = _fed(table, gemma, text + "\n\nP.S. A dog ran.", n + 60, floor)
+    assert not torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[min(gemma.eos_ids)])

@@ -39,6 +39,12 @@ class Part:
     # False where the part fixes the answer's length or shape (a cap, an exact count, a closed form): a
     # length floor (``with_length_floor``) could only push such a row into a dead end.
     open_length = True
+    # A closing part after whose insertion the model writes on (a postscript's note) may insert, when the
+    # budget runs short, before parts that only wait for more words (``counts_words``): the words after it
+    # count for them too. Without it a row whose floor was met only near the limit got its "P.S." too late
+    # to finish (the postscript rows of the 2026-12-07 training-side measurement).
+    text_follows = False
+    counts_words = False
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.p = params

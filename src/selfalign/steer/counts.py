@@ -45,6 +45,8 @@ class MinWords(Part):
     """The end waits for ``n`` words; when the steps left only just cover the missing words, only tokens
     that start a new word (a space, then a word character) are allowed."""
 
+    counts_words = True
+
     def can_end(self, row: Steer) -> bool:
         return len(words(row.text)) >= self.p["n"]
 

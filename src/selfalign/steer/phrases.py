@@ -112,20 +112,26 @@ class EndsWith(Part):
 
 class Postscript(Part):
     """When the model wants to end, a line with the marker is inserted after a blank line; the model writes
-    the note (no line break until it has a word); the end waits for the check."""
+    the note on that line, which is the answer's last: no line break after the marker, and once the check
+    passes the answer ends when the model presses to (a note that broke its line went on as "P.P.S." and
+    "P!P!P" lines in the 2026-12-07 training-side measurement)."""
 
     kind = "force(end)+gate"
     final = True
+    text_follows = True
 
     def can_end(self, row: Steer) -> bool:
         return _check("postscript", row.text, self.p)
 
     def _in_note(self, row: Steer) -> bool:
         last = row.text.rsplit("\n", 1)[-1]
-        return last.strip().casefold().startswith(self.p["marker"].casefold()) and not self.can_end(row)
+        return last.strip().casefold().startswith(self.p["marker"].casefold())
 
     def mask(self, row: Steer) -> torch.Tensor | None:
         return ~row.table.regex(r"[\r\n]") if self._in_note(row) else None
+
+    def must_end(self, row: Steer) -> bool:
+        return row.pressure and row.end_ok and self._in_note(row)
 
     def insert(self, row: Steer) -> Insert | None:
         if not row.pressure or self.can_end(row) or self._in_note(row) or not WORD_RE.search(row.text):

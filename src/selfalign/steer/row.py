@@ -90,7 +90,7 @@ class Steer:
         self.eos[[e for e in eos_ids if e < table.size]] = True
         self.text = ""
         self.n = 0
-        self.pressure = False
+        self.pressure = self.budget_short = self.ending = False
         self.end_ok = False
         self.scores = torch.zeros(0)
         self.can: list[bool] = []
@@ -118,9 +118,12 @@ class Steer:
         return float(torch.exp(torch.logsumexp(self.scores[mask], dim=-1) - self.total))
 
     def others_can_end(self, part: Part) -> bool:
-        """Every other part may end, except closing parts listed after ``part`` (they close after it)."""
+        """Every other part may end, except closing parts listed after ``part`` (they close after it) and,
+        when the budget runs short, word floors a part that the model writes on after may still serve."""
         i = self.parts.index(part)
-        return all(ok for j, (q, ok) in enumerate(zip(self.parts, self.can, strict=True))
+        short = part.text_follows and self.budget_short
+        return all(ok or (short and q.counts_words)
+                   for j, (q, ok) in enumerate(zip(self.parts, self.can, strict=True))
                    if j != i and not (j > i and q.is_final(self)))  # fmt: skip
 
     # -- the hook -----------------------------------------------------------------------------------------
@@ -144,13 +147,17 @@ class Steer:
         self.end_ok = all(self.can) and bool(WORD_RE.search(self.text))  # a blank answer fails every check
         reserve = sum(p.reserve(self) for p in self.parts)
         ending = self.eos | good | self.newline_ws
+        self.budget_short = self.steps_left <= reserve + 2
         self.pressure = (
-            self.steps_left <= reserve + 2
+            self.budget_short
             or any(p.wants_end(self) for p in self.parts)
             or self.mass(ending) > END_PRESSURE
             or (self._in_wrap_up() and bool(_SENTENCE_DONE.search(self.text)))
         )
-        must = any(p.must_end(self) for p in self.parts) or self._wrap_up()
+        # Once a row must end it stays so: a step that took a stop string's leading line break must not
+        # reopen it (a postscript's note that must end is no longer the last line after that break).
+        must = self.ending or any(p.must_end(self) for p in self.parts) or self._wrap_up()
+        self.ending = must
         if self.forcing is None and not must:
             self._poll_insertions()
         if self.forcing is not None:
