@@ -84,6 +84,26 @@ def test_punkt_model_is_written_in_nltks_format_and_loads_in_nltk(tmp_path, monk
     assert len((english / "abbrev_types.txt").read_text().splitlines()) == 156
 
 
+
+def test_a_punkt_install_that_loses_the_race_keeps_the_winners_model(tmp_path, monkeypatch):
+    """Parallel test workers on a cold cache: another process puts its (intact) model in place first; this
+    one must neither fail nor remove it, and leaves no temp dir behind."""
+    first, _ = install_punkt(tmp_path / "a")  # an intact model to play the other process's
+    english = tmp_path / "b" / "tokenizers" / "punkt_tab" / "english"
+    real = ifeval_checkers.os.replace
+
+    def other_process_first(src, dst):
+        import shutil
+
+        shutil.copytree(first / "tokenizers" / "punkt_tab" / "english", english)
+        (english / "theirs").write_text("")
+        real(src, dst)  # the OS refuses: the directory is there and not empty
+
+    monkeypatch.setattr(ifeval_checkers.os, "replace", other_process_first)
+    install_punkt(tmp_path / "b")
+    assert (english / "theirs").exists()  # the winner's directory, untouched
+    assert sorted(p.name for p in english.parent.iterdir()) == ["english"]
+
 def test_a_missing_extra_is_one_line_naming_the_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "punkt.data.english", None)  # import now raises ImportError
     with pytest.raises(MissingDependencyError) as e:

@@ -24,12 +24,14 @@ import hashlib
 import importlib
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from selfalign.atomic import publish_dir, staging_dir
+from selfalign.atomic import publish_dir
 from selfalign.engine.gguf_build import cache_dir
 from selfalign.errors import MissingDependencyError
 
@@ -77,15 +79,28 @@ def install_punkt(root: Path | None = None) -> tuple[Path, str]:
     root = root or cache_dir() / "nltk_data"
     files = punkt_files()
     target = root / PUNKT_RESOURCE
-    have = {n: (target / n).read_text("utf-8") for n in files if (target / n).is_file()}
-    if have != files:
+    if not _intact(target, files):
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = staging_dir(target)
-        for name, text in files.items():
-            with open(tmp / name, "w", encoding="utf-8", newline="") as f:
-                f.write(text)
-        publish_dir(tmp, target)
+        # A temp dir of its own, not a shared staging name: processes on a cold cache (parallel test workers)
+        # build side by side, and an intact model another one put in place is kept, never removed.
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            for name, text in files.items():
+                with open(tmp / name, "w", encoding="utf-8", newline="") as f:
+                    f.write(text)
+            if not target.exists():
+                with contextlib.suppress(OSError):  # another process renamed its own in first
+                    os.replace(tmp, target)
+            if tmp.exists() and not _intact(target, files):
+                publish_dir(tmp, target)  # a damaged model: replaced
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return root, files_sha256(files)
+
+
+def _intact(target: Path, files: dict[str, str]) -> bool:
+    have = {n: (target / n).read_text("utf-8") for n in files if (target / n).is_file()}
+    return have == files
 
 
 @contextlib.contextmanager
