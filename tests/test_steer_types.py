@@ -384,3 +384,19 @@ def test_a_postscript_goes_in_before_a_word_floor_is_met_when_short_of_budget(ta
     # The floor is still held: the note carries the missing words (no end before them).
     steer, ids = _fed(table, gemma, text + "\n\nP.S. A dog ran.", n + 60, floor)
     assert not torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[min(gemma.eos_ids)])
+
+
+def test_a_steered_answer_does_not_end_dangling_and_closings_wait_for_it(table, gemma: Engine) -> None:
+    # QC rejects an open quote or bracket or a trailing colon as truncated (12 of 294 steered rows, 12-07).
+    eos = min(gemma.eos_ids)
+    cases = ((' He said "it rains.', False), (' He said "it rains."', True), (" The list (of two.", False),
+             (" Bring these:", False), (" Bring these.", True))  # fmt: skip
+    for text, may_end in cases:
+        steer, ids = _fed(table, gemma, text, 96)
+        assert bool(torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[eos])) is may_end, text
+    ends = [{"type": "ends_with", "params": {"phrase": "Thanks."}}]
+    for text, inserted in ((' He said "it rains.', False), (' He said "it rains."', True)):
+        n = len(gemma.tokenizer.encode(text, add_special_tokens=False))
+        steer, ids = _fed(table, gemma, text, n + 8, ends)  # budget pressure: the phrase is due
+        steer.constrain(ids, torch.zeros(table.size))
+        assert (steer.forcing is not None) == inserted, text

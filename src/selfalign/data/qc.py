@@ -75,6 +75,12 @@ def is_truncated(text: str, stop_reason: str | None = None, raw: str | None = No
         return True
     if stop_reason == "dead_end":  # a steered row that could not go on: never a finished answer
         return True
+    return is_dangling(text)
+
+
+def is_dangling(text: str) -> bool:
+    """The text ends as no finished answer does (a trailing colon or comma, an empty list item, an open
+    bracket, quote or code fence). The steered sampler lets an answer end only where this is False."""
     t = text.rstrip()
     if not t:
         return False

@@ -8,7 +8,8 @@ with the token it picked (the contract: :class:`selfalign.steer.RowSteer`). Ever
   stopper does). A token that would complete a stop string is an *end token*; it is allowed only when every
   part accepts the text as it stands (``can_end``) and only when what it adds before the stop string is
   whitespace (every check ignores trailing whitespace); a token that would end the answer in mid-text is
-  banned;
+  banned; nor may an answer end dangling as QC reads it (``data.qc.is_dangling``: an open quote or bracket, a
+  trailing colon or comma), and closing insertions wait until it does not;
 - forced text (a part's :class:`~selfalign.steer.base.Insert`) allows exactly the tokens that write a
   prefix of what is left of it (the model still chooses the split), intersected with the other parts' masks;
 - otherwise the parts' masks intersect; ``risky`` tokens are allowed among the ``VERIFY_TOP`` most likely
@@ -33,6 +34,7 @@ import torch
 from transformers.generation.logits_process import NoRepeatNGramLogitsProcessor
 
 from selfalign.constraints.text import WORD_RE
+from selfalign.data.qc import is_dangling
 from selfalign.prompts.format import get_format
 from selfalign.steer.base import Insert, Part
 from selfalign.steer.vocab import VocabTable
@@ -118,8 +120,11 @@ class Steer:
         return float(torch.exp(torch.logsumexp(self.scores[mask], dim=-1) - self.total))
 
     def others_can_end(self, part: Part) -> bool:
-        """Every other part may end, except closing parts listed after ``part`` (they close after it) and,
-        when the budget runs short, word floors a part that the model writes on after may still serve."""
+        """The text does not dangle and every other part may end, except closing parts listed after ``part``
+        (they close after it) and, when the budget runs short, word floors a part that the model writes on
+        after may still serve."""
+        if is_dangling(self.text):  # an open quote or bracket first: a closing insertion would not close it
+            return False
         i = self.parts.index(part)
         short = part.text_follows and self.budget_short
         return all(ok or (short and q.counts_words)
@@ -144,7 +149,9 @@ class Steer:
         self.total = torch.logsumexp(self.scores, dim=-1)
         good, bad = self._end_tokens()
         self.can = [p.can_end(self) for p in self.parts]  # once per step: checks re-read the whole text
-        self.end_ok = all(self.can) and bool(WORD_RE.search(self.text))  # a blank answer fails every check
+        # A blank answer fails every check; one that ends dangling (an open quote or bracket, a trailing
+        # colon) QC rejects as truncated: 12 of 294 steered rows in the 2026-12-07 training-side measurement.
+        self.end_ok = all(self.can) and bool(WORD_RE.search(self.text)) and not is_dangling(self.text)
         reserve = sum(p.reserve(self) for p in self.parts)
         ending = self.eos | good | self.newline_ws
         self.budget_short = self.steps_left <= reserve + 2
