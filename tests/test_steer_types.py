@@ -386,7 +386,7 @@ def test_a_postscript_goes_in_before_a_word_floor_is_met_when_short_of_budget(ta
     assert not torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[min(gemma.eos_ids)])
 
 
-def test_a_steered_answer_does_not_end_dangling_and_closings_wait_for_it(table, gemma: Engine) -> None:
+def test_a_steered_answer_does_not_end_dangling_and_a_closing_closes_it_first(table, gemma: Engine) -> None:
     # QC rejects an open quote or bracket or a trailing colon as truncated (12 of 294 steered rows, 12-07).
     eos = min(gemma.eos_ids)
     cases = ((' He said "it rains.', False), (' He said "it rains."', True), (" The list (of two.", False),
@@ -395,8 +395,13 @@ def test_a_steered_answer_does_not_end_dangling_and_closings_wait_for_it(table, 
         steer, ids = _fed(table, gemma, text, 96)
         assert bool(torch.isfinite(steer.constrain(ids, torch.zeros(table.size))[eos])) is may_end, text
     ends = [{"type": "ends_with", "params": {"phrase": "Thanks."}}]
-    for text, inserted in ((' He said "it rains.', False), (' He said "it rains."', True)):
-        n = len(gemma.tokenizer.encode(text, add_special_tokens=False))
-        steer, ids = _fed(table, gemma, text, n + 8, ends)  # budget pressure: the phrase is due
-        steer.constrain(ids, torch.zeros(table.size))
-        assert (steer.forcing is not None) == inserted, text
+    for text, forced in ((' He said "it (rains.', '") Thanks.'), (' He said "it rains."', " Thanks.")):
+        steer, ids = _fed(table, gemma, text, 96, ends)
+        steer.n = 90  # the budget is nearly spent: the phrase is due
+        steer.constrain(ids + [0] * (90 - len(ids)), torch.zeros(table.size))
+        assert steer.forcing is not None and steer.forcing.text == forced, text
+    quoted = [{"type": "quoted", "params": {}}]  # its own closing quote is not doubled
+    steer, ids = _fed(table, gemma, '"It (rains', 96, quoted)
+    steer.n = 94
+    steer.constrain(ids + [0] * (94 - len(ids)), torch.zeros(table.size))
+    assert steer.forcing is not None and steer.forcing.text == ')"'

@@ -93,6 +93,15 @@ def is_dangling(text: str) -> bool:
     return len(_FENCE_RE.findall(t)) % 2 == 1
 
 
+def closers(text: str) -> str:
+    """What closes the quotes and brackets ``text`` leaves open (as :func:`is_dangling` counts them): a
+    double quote, then the brackets, the last opened first."""
+    out = '"' if text.count('"') % 2 else ""
+    out += "”" * max(0, text.count("“") - text.count("”"))
+    missing = [(text.rfind(o), c * (text.count(o) - text.count(c))) for o, c in _BRACKETS]
+    return out + "".join(c for _, c in sorted(missing, reverse=True))
+
+
 def _cut_by_stop(text: str, raw: str | None) -> bool:
     # A backend may report "length" yet have cut the text at a stop string found earlier: then the answer
     # ended before the limit. Recognizable because text is a strict prefix of raw.

@@ -9,7 +9,8 @@ with the token it picked (the contract: :class:`selfalign.steer.RowSteer`). Ever
   part accepts the text as it stands (``can_end``) and only when what it adds before the stop string is
   whitespace (every check ignores trailing whitespace); a token that would end the answer in mid-text is
   banned; nor may an answer end dangling as QC reads it (``data.qc.is_dangling``: an open quote or bracket, a
-  trailing colon or comma), and closing insertions wait until it does not;
+  trailing colon or comma), and a closing insertion (an ending phrase, a postscript, a closing quote) first
+  closes the quotes and brackets left open (``data.qc.closers``);
 - forced text (a part's :class:`~selfalign.steer.base.Insert`) allows exactly the tokens that write a
   prefix of what is left of it (the model still chooses the split), intersected with the other parts' masks;
 - otherwise the parts' masks intersect; ``risky`` tokens are allowed among the ``VERIFY_TOP`` most likely
@@ -29,12 +30,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 from transformers.generation.logits_process import NoRepeatNGramLogitsProcessor
 
 from selfalign.constraints.text import WORD_RE
-from selfalign.data.qc import is_dangling
+from selfalign.data.qc import closers, is_dangling
 from selfalign.prompts.format import get_format
 from selfalign.steer.base import Insert, Part
 from selfalign.steer.vocab import VocabTable
@@ -120,11 +122,8 @@ class Steer:
         return float(torch.exp(torch.logsumexp(self.scores[mask], dim=-1) - self.total))
 
     def others_can_end(self, part: Part) -> bool:
-        """The text does not dangle and every other part may end, except closing parts listed after ``part``
-        (they close after it) and, when the budget runs short, word floors a part that the model writes on
-        after may still serve."""
-        if is_dangling(self.text):  # an open quote or bracket first: a closing insertion would not close it
-            return False
+        """Every other part may end, except closing parts listed after ``part`` (they close after it) and,
+        when the budget runs short, word floors a part that the model writes on after may still serve."""
         i = self.parts.index(part)
         short = part.text_follows and self.budget_short
         return all(ok or (short and q.counts_words)
@@ -274,6 +273,8 @@ class Steer:
                 continue
             ins = p.insert(self)
             if ins is not None and ins.text:
+                if p.is_final(self) and (close := closers(self.text + ins.text)):
+                    ins = replace(ins, text=close + ins.text)  # an open quote or bracket is closed first
                 self.forcing, self.force_owner, self.force_pos = ins, p, 0
                 self.force_lead = not self.text and not ins.text[:1].isspace()
                 return
