@@ -75,25 +75,3 @@ def test_models_built_in_code_get_a_weight_hash(tiny_engine):
     other = Engine.load(ModelSpec(ref="tiny-random-llama", sentinels=False, seed=1))
     assert tiny_engine.provenance["weights_sha256"] == again.provenance["weights_sha256"]
     assert tiny_engine.provenance["weights_sha256"] != other.provenance["weights_sha256"]
-
-
-def test_a_cache_build_that_loses_the_race_to_another_process_uses_the_winners(tmp_path, monkeypatch):
-    """Two processes on a cold cache (parallel test workers): the other one renames its build into place
-    between this one's check and its rename; this one keeps the winner's files and leaves no temp dir."""
-    from selfalign.engine import gguf_build
-
-    monkeypatch.setenv("SELFALIGN_CACHE", str(tmp_path))
-    target = tmp_path / "kind" / "name-0123456789abcdef"
-    real = gguf_build.os.replace
-
-    def other_process_first(src, dst):
-        target.mkdir()
-        (target / gguf_build.SOURCE_FILE).write_text("theirs")
-        real(src, dst)  # the OS refuses: the directory is there and not empty
-
-    monkeypatch.setattr(gguf_build.os, "replace", other_process_first)
-    built = gguf_build._built("kind", "name", "0123456789abcdef" * 4,
-                              lambda tmp: (tmp / gguf_build.SOURCE_FILE).write_text("mine"))  # fmt: skip
-    assert built == target
-    assert (target / gguf_build.SOURCE_FILE).read_text() == "theirs"
-    assert [p.name for p in target.parent.iterdir()] == [target.name]

@@ -84,6 +84,35 @@ def test_critique_accepts_distinct_passing_samples_up_to_the_cap(tiny: Engine, t
     assert accepted == ["i1-r0", "i1-r3", "i2-r0"]
     counts = json.loads((tmp_path / "out" / "manifest.json").read_text())["counts"]
     assert (counts["dropped_duplicate_text"], counts["dropped_over_cap"]) == (1, 1)
+
+
+def test_critique_word_floor_drops_short_open_length_answers_before_the_cap(tiny: Engine, tmp_path: Path):
+    lower = [{"type": "lowercase", "params": {}}]
+    capped = [{"type": "lowercase", "params": {}}, {"type": "max_words", "params": {"n": 5}}]
+    long = "a long enough answer in lowercase words"  # 7 words
+
+    def rec(i: int, iid: str, text: str, cs: list[dict]) -> dict:
+        return {"id": f"{iid}-r{i}", "instruction_id": iid, "instruction": "Write in lowercase.",
+                "prompt": "p", "raw": text, "text": text, "stop_reason": "stop", "n_tokens": 3, "qc": QC,
+                "constraints": cs}  # fmt: skip
+
+    # i1: the short passing sample comes first; with the floor the cap of 1 goes to the long one instead.
+    # i2: max_words fixes the length, so its short answer is kept under the floor.
+    recs = [rec(0, "i1", "too short", lower), rec(1, "i1", long, lower),
+            rec(0, "i2", "short is asked", capped)]  # fmt: skip
+    inputs = {"responses": _write(tmp_path / "r.jsonl", recs)}
+
+    def accepted(floor: int | None, out: str) -> tuple[list[str], dict]:
+        cfg = CritiqueConfig(critic="likelihood-contrast", calibration_per_kind=1,
+                             max_accepted_per_instruction=1, min_words=floor)  # fmt: skip
+        res = run_critique(StageContext("critique", cfg, tmp_path / out, inputs, lambda: tiny))
+        ids = [json.loads(line)["id"] for line in res.outputs["accepted"].read_text().splitlines()]
+        return ids, json.loads((tmp_path / out / "manifest.json").read_text())["counts"]
+
+    assert accepted(None, "off")[0] == ["i1-r0", "i2-r0"]
+    ids, counts = accepted(6, "on")
+    assert ids == ["i1-r1", "i2-r0"]
+    assert (counts["dropped_short"], counts["dropped_over_cap"]) == (1, 0)
     assert counts["accepted_instructions"] == 2
 
 

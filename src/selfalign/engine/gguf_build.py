@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from selfalign.engine.bos import GGUF_KEY
+from selfalign.engine.build_once import build_once
 from selfalign.engine.gguf_meta import scalar_metadata
 from selfalign.engine.quiet import quiet
 from selfalign.errors import ModelRefError
@@ -51,25 +51,7 @@ def source_info(model_dir: Path) -> dict[str, Any]:
 def _built(kind: str, name: str, digest: str, build: Callable[[Path], None]) -> Path:
     """``cache/kind/name-digest``, made by ``build(tmp)`` in a temp dir and renamed into place once."""
     target = cache_dir() / kind / f"{name}-{digest[:16]}"
-    if (target / SOURCE_FILE).is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
-    try:
-        build(tmp)
-        if target.exists():  # a concurrent build won the race
-            shutil.rmtree(tmp)
-        else:
-            try:
-                os.replace(tmp, target)
-            except OSError:  # ... between the check and the rename (parallel test workers on a cold cache)
-                if not (target / SOURCE_FILE).is_file():
-                    raise
-                shutil.rmtree(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+    return build_once(target, build, lambda t: (t / SOURCE_FILE).is_file())
 
 
 def _source(gguf: Path, digest: str) -> str:

@@ -19,13 +19,13 @@ import gc
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from selfalign.config import stable_hash
 from selfalign.engine.autopick import plan
 from selfalign.engine.backend import BackendSpec, ModelHost, vllm_distribution
+from selfalign.engine.build_once import build_once
 from selfalign.engine.generate import finish
 from selfalign.engine.gguf_build import cache_dir
 from selfalign.engine.quiet import children_to_log, library_logger_to_log
@@ -51,12 +51,8 @@ def model_dir(engine: ModelHost) -> Path | str:
         return str(prov["location"])
     key = stable_hash({"location": str(prov["location"]), "weights": prov["weights_sha256"]})[:16]
     target = cache_dir() / "vllm-models" / key
-    if (target / "config.json").is_file() and all(f.exists() for f in target.iterdir()):
-        return target  # (a symlink whose model dir was moved away does not exist: rebuilt below)
-    shutil.rmtree(target, ignore_errors=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
-    try:
+
+    def build(tmp: Path) -> None:
         if prov["kind"] == "tiny":
             engine.model.save_pretrained(tmp)
         else:
@@ -70,10 +66,11 @@ def model_dir(engine: ModelHost) -> Path | str:
         config.pop("quantization_config", None)
         (tmp / "config.json").write_text(json.dumps(config, indent=1), "utf-8")
         engine.tokenizer.save_pretrained(tmp)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+
+    def valid(t: Path) -> bool:  # a symlink whose model dir was moved away does not exist: rebuilt
+        return (t / "config.json").is_file() and all(f.exists() for f in t.iterdir())
+
+    return build_once(target, build, valid)
 
 
 class VllmBackend:

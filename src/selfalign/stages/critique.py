@@ -28,11 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from selfalign.constraints.backtranslate import back_translate
 from selfalign.constraints.repair import Context, redraw, repair
 from selfalign.data.jsonl import read_jsonl, write_jsonl_atomic
+from selfalign.data.qc import word_count
 from selfalign.errors import DataError
 from selfalign.judge.registry import get_scorer
 from selfalign.judge.select import choose
 from selfalign.judge.types import Item, Judgment
 from selfalign.stages.base import StageContext, StageResult, finish
+from selfalign.steer.build import STEERS
 
 
 class CritiqueConfig(BaseModel):
@@ -72,6 +74,14 @@ class CritiqueConfig(BaseModel):
         ge=1,
         description="Accept at most this many distinct responses per instruction (first in sample order); "
         "identical texts of one instruction are always accepted once. null = no cap.",
+    )
+    min_words: int | None = Field(
+        default=None,
+        ge=1,
+        description="Accept a response whose constraints leave its length open (none fixes a count, a cap or "
+        "a closed form: the steers' ``open_length``) only with at least this many words. Checks pass short "
+        "answers (a 4-word reply, '[name]' for placeholders), and a policy tuned on them answers short, "
+        "losing the 'at least N' rules it was never trained on. null = no floor.",
     )
     require_qc_clean: bool = Field(
         default=True,
@@ -126,6 +136,13 @@ def load_items(path: Any) -> tuple[list[dict[str, Any]], list[Item]]:
                 raise DataError(path, line, key, "missing (a response record is needed)")
         items.append(Item(str(r["id"]), r["instruction"], r["text"], tuple(r.get("constraints") or ())))
     return records, items
+
+
+def _too_short(record: dict[str, Any], floor: int | None) -> bool:
+    """Under the floor with no constraint that fixes the length (a floor could not apply to those)."""
+    if not floor or word_count(record["text"]) >= floor:
+        return False
+    return all(STEERS[c["type"]].open_length for c in record.get("constraints") or [])
 
 
 def qc_clean(record: dict[str, Any]) -> bool:
@@ -261,7 +278,7 @@ def run(ctx: StageContext) -> StageResult:
     threshold = _threshold(cfg, [verdicts[i] for i in open_ended if qc_clean(records[i])])
     judgments, accepted = [], []
     seen: dict[str, set[str]] = {}  # instruction -> normalized texts accepted
-    duplicates = capped = 0
+    duplicates = capped = dropped_short = 0
     cap = cfg.max_accepted_per_instruction
     alternates = _clean_texts(cfg, records) if cfg.repair or cfg.repair_draws else {}
     for rec, j in zip(records, verdicts, strict=True):
@@ -275,16 +292,20 @@ def run(ctx: StageContext) -> StageResult:
             edit = _repaired(rec, alternates)
             if edit is not None:
                 rec, good = edit, True
-        if good and (qc_clean(rec) or not cfg.require_qc_clean):
-            mine = seen.setdefault(str(rec.get("instruction_id", rec["id"])), set())
-            key = " ".join(rec["text"].split())
-            if key in mine:  # best-of-k often samples the same answer twice: train on it once
-                duplicates += 1
-            elif cap is not None and len(mine) >= cap:
-                capped += 1
-            else:
-                mine.add(key)
-                accepted.append(rec)
+        if not good or not (qc_clean(rec) or not cfg.require_qc_clean):
+            continue
+        if _too_short(rec, cfg.min_words):
+            dropped_short += 1  # before the cap: a longer sample of the same instruction may still be taken
+            continue
+        mine = seen.setdefault(str(rec.get("instruction_id", rec["id"])), set())
+        key = " ".join(rec["text"].split())
+        if key in mine:  # best-of-k often samples the same answer twice: train on it once
+            duplicates += 1
+        elif cap is not None and len(mine) >= cap:
+            capped += 1
+        else:
+            mine.add(key)
+            accepted.append(rec)
     translated = _back_translated(cfg, ctx, records) if cfg.back_translate else []
     redrawn = _redrawn(cfg, ctx, records, alternates) if cfg.repair_draws else []
     fixed = [r for r in accepted if "repaired" in (r.get("gen") or {})]  # the repaired ones kept
@@ -302,6 +323,7 @@ def run(ctx: StageContext) -> StageResult:
         "accepted_instructions": sum(bool(v) for v in seen.values()),
         "dropped_duplicate_text": duplicates,
         "dropped_over_cap": capped,
+        "dropped_short": dropped_short,
         "repaired": len(fixed),
         "repaired_edits": _edit_counts(fixed),
         "redrawn": len(redrawn),
