@@ -8,6 +8,7 @@ product scores real ones (the planted-confound test does this).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,10 +17,13 @@ from selfalign.evaluate.checks import ifeval_output, score_output
 from selfalign.evaluate.conditions import Condition, PromptBuilder
 from selfalign.evaluate.critic import PairItem, PairwiseCritic
 from selfalign.evaluate.items import HeldOutItem
+from selfalign.evaluate.store import ConditionStore
 from selfalign.prompts.format import get_format
 
 if TYPE_CHECKING:
     from selfalign.engine import Engine
+
+log = logging.getLogger("selfalign")
 
 
 def gen_params(max_new_tokens: int, batch_size: int, seed: int) -> GenParams:
@@ -39,12 +43,21 @@ def generate_outputs(
     conditions: Sequence[Condition],
     builder: PromptBuilder,
     params: GenParams,
+    store: ConditionStore | None = None,
 ) -> dict[str, list[Generation]]:
-    """Each condition's generations, in item order. One base; the adapter is switched per condition."""
+    """Each condition's generations, in item order. One base; the adapter is switched per condition. With a
+    ``store``, a condition it already holds is read back and each new one is saved as soon as it is done."""
     out: dict[str, list[Generation]] = {}
     for cond in conditions:
         prompts = [builder.build(cond.prompt, it) for it in items]
+        kept = store.load(cond, prompts, params) if store is not None else None
+        if kept is not None:
+            log.info("evaluate: %s: %d answers kept from an interrupted run", cond.name, len(kept))
+            out[cond.name] = kept
+            continue
         out[cond.name] = engine.generate(prompts, params, adapter=cond.adapter)
+        if store is not None:
+            store.save(cond, prompts, params, out[cond.name])
     return out
 
 
@@ -118,9 +131,10 @@ def run_conditions(
     params: GenParams,
     baseline: str,
     critic: PairwiseCritic | None,
+    store: ConditionStore | None = None,
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[Generation]]]:
     """Generate, score and (for open-ended items, when a critic is given) judge: records per condition."""
-    generations = generate_outputs(engine, items, conditions, builder, params)
+    generations = generate_outputs(engine, items, conditions, builder, params, store)
     records = records_from_generations(items, generations)
     if critic is not None:
         judge_open_ended(engine, items, records, baseline, critic)

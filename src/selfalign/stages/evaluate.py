@@ -31,8 +31,10 @@ from selfalign.evaluate.headline import headline
 from selfalign.evaluate.items import load_items
 from selfalign.evaluate.memory import snapshot
 from selfalign.evaluate.runner import gen_params, run_conditions
+from selfalign.evaluate.store import ConditionStore
 from selfalign.evaluate.summary import summarize
 from selfalign.stages.base import StageContext, StageResult, finish
+from selfalign.stages.digest import digest
 
 log = logging.getLogger("selfalign")
 
@@ -117,7 +119,11 @@ def run(ctx: StageContext) -> StageResult:
     builder = PromptBuilder(items, cfg.shots, cfg.shots_seed)
     params = gen_params(cfg.max_new_tokens, cfg.batch_size, cfg.seed)
     critic = get_critic(cfg.critic, ctx.extra.get("critic")) if cfg.critic else None
-    records, gens = run_conditions(engine, items, conditions, builder, params, cfg.baseline, critic)
+    # Kept per condition as each is done: a killed evaluation resumes at the condition it was in.
+    adapters = {name: digest(Path(path)) for name, path in sorted(engine.adapters.items())}
+    store = ConditionStore(ctx.out_dir / "conditions", {"weights": engine.provenance.get("weights_sha256"),
+                                                         "adapters": adapters})  # fmt: skip
+    records, gens = run_conditions(engine, items, conditions, builder, params, cfg.baseline, critic, store)
     memory.append(snapshot("generated and judged"))
 
     results = summarize(
@@ -145,6 +151,7 @@ def run(ctx: StageContext) -> StageResult:
     for line in loop_warnings(results["headline_clean"]["lost"]):  # said in the log, not only in a table
         log.warning("evaluate: %s", line)
     outputs, n, tokens = write_outputs(ctx, records, results, gens)
+    store.clear()
     counts = {"items": len(items), "conditions": len(conditions), "records": n}
     return finish(ctx, cfg, started, outputs, counts, {"results": results}, tokens, record_metrics=False,
                   memory=memory)  # fmt: skip
