@@ -13,7 +13,7 @@ from selfalign.data.schemas import validate_file
 from selfalign.engine import Engine
 from selfalign.judge import Item, get_scorer
 from selfalign.stages.base import StageContext
-from selfalign.stages.critique import CritiqueConfig
+from selfalign.stages.critique import CritiqueConfig, _too_short
 from selfalign.stages.critique import run as run_critique
 from selfalign.stages.pairs import NegativesConfig, PairsConfig, redraw_constraints
 from selfalign.stages.pairs import run as run_pairs
@@ -84,6 +84,7 @@ def test_critique_accepts_distinct_passing_samples_up_to_the_cap(tiny: Engine, t
     assert accepted == ["i1-r0", "i1-r3", "i2-r0"]
     counts = json.loads((tmp_path / "out" / "manifest.json").read_text())["counts"]
     assert (counts["dropped_duplicate_text"], counts["dropped_over_cap"]) == (1, 1)
+    assert counts["accepted_instructions"] == 2
 
 
 def test_critique_word_floor_drops_short_open_length_answers_before_the_cap(tiny: Engine, tmp_path: Path):
@@ -113,7 +114,14 @@ def test_critique_word_floor_drops_short_open_length_answers_before_the_cap(tiny
     ids, counts = accepted(6, "on")
     assert ids == ["i1-r1", "i2-r0"]
     assert (counts["dropped_short"], counts["dropped_over_cap"]) == (1, 0)
-    assert counts["accepted_instructions"] == 2
+
+    # Examples back-translation adds are held to the floor too: every short response passes some rules.
+    train = _write(tmp_path / "train.jsonl", [{"id": "i1", "text": "Write."}, {"id": "i2", "text": "Write."}])
+    cfg = CritiqueConfig(critic="likelihood-contrast", calibration_per_kind=1, back_translate=2, min_words=6)
+    ctx = StageContext("critique", cfg, tmp_path / "bt", inputs | {"train": train}, lambda: tiny)
+    res = run_critique(ctx)
+    added = [json.loads(x) for x in res.outputs["accepted"].read_text().splitlines() if "-bt" in x]
+    assert added and not [r["text"] for r in added if _too_short(r, 6)]
 
 
 def test_pairs_stage_pairs_come_from_the_model_with_sources(tiny: Engine, tmp_path: Path) -> None:

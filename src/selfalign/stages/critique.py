@@ -308,6 +308,10 @@ def run(ctx: StageContext) -> StageResult:
             accepted.append(rec)
     translated = _back_translated(cfg, ctx, records) if cfg.back_translate else []
     redrawn = _redrawn(cfg, ctx, records, alternates) if cfg.repair_draws else []
+    made = len(translated) + len(redrawn)  # the floor holds for the examples these options add too
+    translated = [r for r in translated if not _too_short(r, cfg.min_words)]
+    redrawn = [r for r in redrawn if not _too_short(r, cfg.min_words)]
+    dropped_short += made - len(translated) - len(redrawn)
     fixed = [r for r in accepted if "repaired" in (r.get("gen") or {})]  # the repaired ones kept
     out = ctx.out_dir
     out.mkdir(parents=True, exist_ok=True)
