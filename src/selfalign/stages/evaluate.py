@@ -120,9 +120,12 @@ def run(ctx: StageContext) -> StageResult:
     params = gen_params(cfg.max_new_tokens, cfg.batch_size, cfg.seed)
     critic = get_critic(cfg.critic, ctx.extra.get("critic")) if cfg.critic else None
     # Kept per condition as each is done: a killed evaluation resumes at the condition it was in.
+    # The key holds what the answers depend on beyond the config (the CLI's --out, unlike a pipeline stage
+    # dir, is not cleared when it changes): the weights, how they run, and each adapter's files.
+    prov = engine.provenance
+    made_by = {k: prov.get(k) for k in ("weights_sha256", "dtype", "quantization", "device", "backend")}
     adapters = {name: digest(Path(path)) for name, path in sorted(engine.adapters.items())}
-    store = ConditionStore(ctx.out_dir / "conditions", {"weights": engine.provenance.get("weights_sha256"),
-                                                         "adapters": adapters})  # fmt: skip
+    store = ConditionStore(ctx.out_dir / "conditions", {**made_by, "adapters": adapters})
     records, gens = run_conditions(engine, items, conditions, builder, params, cfg.baseline, critic, store)
     memory.append(snapshot("generated and judged"))
 
