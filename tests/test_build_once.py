@@ -3,6 +3,7 @@ model dir built through it (engine/vllm_backend.model_dir; needs no vLLM)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,7 +30,7 @@ def test_a_build_lands_whole_and_a_valid_target_is_not_rebuilt(tmp_path: Path) -
     assert bo.build_once(target, _writes("first"), _valid) == target
     assert bo.build_once(target, _writes("second"), _valid) == target
     assert (target / "done").read_text() == "first"
-    assert sorted(p.name for p in target.parent.iterdir()) == ["x"]  # no temp dir left
+    assert sorted(p.name for p in target.parent.iterdir()) == [".x.lock", "x"]  # no temp dir left
 
 
 def test_a_stale_target_is_replaced(tmp_path: Path) -> None:
@@ -40,6 +41,28 @@ def test_a_stale_target_is_replaced(tmp_path: Path) -> None:
     assert sorted(p.name for p in target.iterdir()) == ["done"]
 
 
+def test_a_stale_target_is_removed_only_under_the_lock(tmp_path: Path, monkeypatch) -> None:
+    """Another process may rename its good build into place at any moment; removing a stale target outside
+    the lock could delete that build."""
+    target = tmp_path / "x"
+    target.mkdir()
+    real, held = bo.shutil.rmtree, []
+
+    def rmtree(path, **kw):
+        if Path(path) == target:
+            with open(tmp_path / ".x.lock") as other:  # a second open file: flock conflicts with the first
+                try:
+                    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    held.append(False)
+                except BlockingIOError:
+                    held.append(True)
+        real(path, **kw)
+
+    monkeypatch.setattr(bo.shutil, "rmtree", rmtree)
+    bo.build_once(target, _writes("new"), _valid)
+    assert held == [True] and (target / "done").read_text() == "new"
+
+
 def test_a_failed_build_leaves_nothing(tmp_path: Path) -> None:
     def fails(tmp: Path) -> None:
         (tmp / "half").write_text("half")
@@ -47,7 +70,7 @@ def test_a_failed_build_leaves_nothing(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError, match="disk full"):
         bo.build_once(tmp_path / "x", fails, _valid)
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # the build failed before the lock was taken
 
 
 @pytest.mark.parametrize("when", ["before the check", "between the check and the rename"])
@@ -73,7 +96,7 @@ def test_a_build_that_loses_the_race_uses_the_winners(tmp_path: Path, monkeypatc
         monkeypatch.setattr(bo.os, "replace", late)
     assert bo.build_once(target, build, _valid) == target
     assert (target / "done").read_text() == "theirs"
-    assert [p.name for p in tmp_path.iterdir()] == ["x"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".x.lock", "x"]
 
 
 def test_vllm_model_dir_links_the_weights_and_rebuilds_when_a_link_breaks(tmp_path, monkeypatch, tiny_engine):

@@ -68,7 +68,10 @@ def model_dir(engine: ModelHost) -> Path | str:
         engine.tokenizer.save_pretrained(tmp)
 
     def valid(t: Path) -> bool:  # a symlink whose model dir was moved away does not exist: rebuilt
-        return (t / "config.json").is_file() and all(f.exists() for f in t.iterdir())
+        try:
+            return (t / "config.json").is_file() and all(f.exists() for f in t.iterdir())
+        except OSError:  # removed between the two looks
+            return False
 
     return build_once(target, build, valid)
 
