@@ -34,7 +34,6 @@ from selfalign.judge.registry import get_scorer
 from selfalign.judge.select import choose
 from selfalign.judge.types import Item, Judgment
 from selfalign.stages.base import StageContext, StageResult, finish
-from selfalign.steer.build import STEERS
 
 
 class CritiqueConfig(BaseModel):
@@ -142,6 +141,8 @@ def _too_short(record: dict[str, Any], floor: int | None) -> bool:
     """Under the floor with no constraint that fixes the length (a floor could not apply to those)."""
     if not floor or word_count(record["text"]) >= floor:
         return False
+    from selfalign.steer.build import STEERS  # here: the steers load torch, which `config show` must not
+
     return all(STEERS[c["type"]].open_length for c in record.get("constraints") or [])
 
 
