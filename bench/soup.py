@@ -3,7 +3,7 @@
 Each adapter's delta is scale_i * B_i @ A_i; stacking the A's along the rank and the weighted, scaled B's
 along it gives one adapter of rank sum(r_i) whose delta is the mean of theirs (alpha = rank, so its own
 scale is 1). Tensor work only: no model is loaded. Measured on the four seeds of configs/proof.yaml's data
-(docs/RESULTS.md, 2026-12-02): the soup scored near the seeds' mean, not above their best.
+(docs/results/history.md, 2026-12-02): the soup scored near the seeds' mean, not above their best.
 
     python bench/soup.py OUT_DIR runs/proof6/sft/adapter runs/proof9/sft/adapter ...
 """

@@ -1,4 +1,4 @@
-"""bench/soup.py: the soup's LoRA delta is exactly the mean of its adapters' deltas (docs/RESULTS.md)."""
+"""bench/soup.py: the soup's LoRA delta is exactly the mean of its adapters' deltas (results/history.md)."""
 
 from __future__ import annotations
 

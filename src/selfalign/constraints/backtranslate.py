@@ -1,7 +1,7 @@
 """Constraint back-translation: state, as an instruction, the constraints an answer already satisfies.
 
-A 270M base model rarely obeys a format demand when asked (docs/RESULTS.md: 28% of constrained training
-instructions get a passing sample in 4 tries, and most types never pass), but every answer it writes
+A 270M base model rarely obeys a format demand when asked (docs/results/history.md: 28% of constrained
+training instructions get a passing sample in 4 tries, and most types never pass), but every answer it writes
 satisfies *some* verifiable constraints: it has a word count, a first and a last phrase, a number of
 sentences, words it does or does not use. Attaching those constraints to the instruction (Qi et al. 2024,
 "Constraint Back-translation", the Crab dataset) turns every clean answer into a training example whose

@@ -1,7 +1,8 @@
 """Constraint repair: code rewrites a sampled answer so that it meets the constraints it was asked for.
 
 Rejection sampling keeps only samples that already pass, and a 270M base model almost never passes the
-format demands (uppercase, a closing phrase, a postscript, N bullets: 0 passes in 4 tries, RESULTS.md).
+format demands (uppercase, a closing phrase, a postscript, N bullets: 0 passes in 4 tries;
+docs/results/history.md).
 Back-translation (``backtranslate.py``) states constraints the answer happens to meet, which taught the
 model that demands may be ignored (run 2: -6.1 points). Repair goes the other way: the instruction keeps
 the demand that was drawn *before* the answer, and a deterministic edit of the model's own answer meets it
@@ -267,7 +268,8 @@ def redraw(
 
     The constraints are drawn (``augment``) from the repairable training types *without looking at the
     answer*, then the answer is edited to meet them. None unless at least one edit was needed: a demand the
-    answer met by chance teaches nothing about obeying one (the back-translation result, RESULTS.md).
+    answer met by chance teaches nothing about obeying one (the back-translation result,
+    docs/results/history.md).
     """
     k = rng.choices((1, 2, 3), weights=_COUNT_WEIGHTS)[0]
     try:

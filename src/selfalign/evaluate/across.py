@@ -1,6 +1,6 @@
 """Several draws of one method on the same held-out items: each against a baseline, and all of them pooled.
 
-A single training draw can carry or erase a lift (docs/RESULTS.md, runs 6, 9, 10: one recipe, three SFT
+A single training draw can carry or erase a lift (docs/results/history.md, runs 6, 9, 10: one recipe, 3 SFT
 seeds, +4.5 / +0.9 / +2.4 points). :func:`pool` is the one implementation of the pooled statistics: (a) every
 policy against the baseline, exact McNemar with Benjamini-Hochberg over the policies, and (b) the policies
 pooled as draws of one method: the per-item mean pass over the policies minus the baseline's, with an
