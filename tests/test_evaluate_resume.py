@@ -61,7 +61,8 @@ def test_a_killed_evaluation_resumes_at_the_condition_it_was_in(engine, tmp_path
     resumed = _run(engine, tmp_path, "resumed")
     assert calls == [2]  # only base_few_shot is generated again
     assert (resumed / "items.jsonl").read_text() == (clean / "items.jsonl").read_text()
-    assert not (resumed / "conditions").exists()  # cleared once the outputs are written
+    kept = sorted(p.name for p in (resumed / "conditions").iterdir())  # kept for a later --reuse
+    assert kept == ["base_few_shot.jsonl", "base_zero_shot.jsonl"]
 
 
 def test_a_kept_condition_from_other_settings_is_regenerated(engine, tmp_path, monkeypatch):

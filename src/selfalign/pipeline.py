@@ -21,7 +21,6 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from selfalign.gates import evaluate_gates, gate_notices
 from selfalign.reruns import key_record, read_key, refuse_replacing_all, why_rerun
 from selfalign.runlock import command_line, run_dir_lock
 from selfalign.stages.base import StageContext, StageResult, write_manifest
-from selfalign.stages.digest import digests, why_changed
+from selfalign.stages.digest import code_version, digests, why_changed
 from selfalign.stages.seeds import Chain, chains
 
 log = logging.getLogger("selfalign")
@@ -128,14 +127,6 @@ def _dpo_chain(
         ]  # fmt: skip
         adapters[f"adapter:{new}"] = (new, "adapter")
         policy = new
-
-
-@cache
-def code_version() -> str:
-    """Hash of the package's source: any code change invalidates cached stage outputs."""
-    root = Path(selfalign.__file__).parent
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".yaml", ".jsonl"})
-    return stable_hash({str(p.relative_to(root)): p.read_bytes().hex() for p in files})[:16]
 
 
 class Run:

@@ -99,6 +99,13 @@ def evaluate(
     backend: Annotated[
         str, typer.Option(help="Engine backend: torch (the reference), vllm (needs `make vllm`) or auto.")
     ] = "torch",
+    reuse: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="An earlier evaluation's --out (or a run's evaluate/ dir), repeatable: a condition it kept "
+            "under the same key (code, weights, adapter files, prompts, decoding) is read, not generated."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate base (zero-/few-shot) and every --adapter on the same items; write and print results.
 
@@ -125,6 +132,7 @@ def evaluate(
         shots=shots,
         n_boot=n_boot,
         seed=seed,
+        reuse=[str(r) for r in reuse or []],
     )
     engines: list[Engine] = []
 

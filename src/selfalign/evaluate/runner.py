@@ -52,7 +52,8 @@ def generate_outputs(
         prompts = [builder.build(cond.prompt, it) for it in items]
         kept = store.load(cond, prompts, params) if store is not None else None
         if kept is not None:
-            log.info("evaluate: %s: %d answers kept from an interrupted run", cond.name, len(kept))
+            log.info("evaluate: %s: %d answers read from the kept ones (an interrupted run, or --reuse)",
+                     cond.name, len(kept))  # fmt: skip
             out[cond.name] = kept
             continue
         out[cond.name] = engine.generate(prompts, params, adapter=cond.adapter)

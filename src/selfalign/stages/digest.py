@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
+
+import selfalign
+from selfalign.config import stable_hash
 
 
 def digest(path: Path) -> str:
@@ -21,6 +25,14 @@ def digest(path: Path) -> str:
         return h.hexdigest()
     with path.open("rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+@cache
+def code_version() -> str:
+    """Hash of the package's source: any code change invalidates cached stage outputs."""
+    root = Path(selfalign.__file__).parent
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".py", ".yaml", ".jsonl"})
+    return stable_hash({str(p.relative_to(root)): p.read_bytes().hex() for p in files})[:16]
 
 
 def digests(root: Path, outputs: Mapping[str, str]) -> dict[str, str]:

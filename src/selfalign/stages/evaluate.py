@@ -31,10 +31,10 @@ from selfalign.evaluate.headline import headline
 from selfalign.evaluate.items import load_items
 from selfalign.evaluate.memory import snapshot
 from selfalign.evaluate.runner import gen_params, run_conditions
-from selfalign.evaluate.store import ConditionStore
+from selfalign.evaluate.store import STORE_DIR, ConditionStore
 from selfalign.evaluate.summary import summarize
 from selfalign.stages.base import StageContext, StageResult, finish
-from selfalign.stages.digest import digest
+from selfalign.stages.digest import code_version, digest
 
 log = logging.getLogger("selfalign")
 
@@ -67,6 +67,11 @@ class EvaluateConfig(BaseModel):
     confidence: float = Field(default=0.95, gt=0, lt=1, description="level of every interval")
     alpha: float = Field(default=0.05, gt=0, lt=1, description="Benjamini-Hochberg false discovery rate")
     seed: int = Field(default=0, description="generation and bootstrap seed")
+    reuse: list[str] = Field(
+        default_factory=list,
+        description="earlier evaluations' out dirs: a condition whose answers one of them kept under the "
+        "same key (code, weights, adapter files, prompts, decoding) is read from there, not generated",
+    )
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -97,6 +102,20 @@ def adapters_to_attach(ctx: StageContext, cfg: EvaluateConfig) -> dict[str, str]
     return found
 
 
+def reuse_dirs(dirs: list[str]) -> list[Path]:
+    """The ``reuse`` dirs, each checked to hold kept answers (a typo must not quietly cost an hour)."""
+    out = []
+    for d in dirs:
+        path = Path(d)
+        if not (path / STORE_DIR).is_dir():
+            raise ConfigError(
+                f"evaluate.reuse: {path} has no {STORE_DIR}/ of kept answers (an evaluation's out dir is "
+                "needed; evaluations made before 2026-12-07 removed theirs once done)"
+            )
+        out.append(path)
+    return out
+
+
 def run(ctx: StageContext) -> StageResult:
     cfg = ctx.config
     if not isinstance(cfg, EvaluateConfig):
@@ -106,6 +125,7 @@ def run(ctx: StageContext) -> StageResult:
     started = time.perf_counter()
     items = load_items(ctx.inputs["heldout"])
     check_budget(ctx.inputs["heldout"], cfg.max_new_tokens)  # before any generation
+    reuse = reuse_dirs(cfg.reuse)  # before the model loads
     memory = [snapshot("start")]
     engine = ctx.engine()
     memory.append(snapshot("base loaded"))
@@ -119,13 +139,14 @@ def run(ctx: StageContext) -> StageResult:
     builder = PromptBuilder(items, cfg.shots, cfg.shots_seed)
     params = gen_params(cfg.max_new_tokens, cfg.batch_size, cfg.seed)
     critic = get_critic(cfg.critic, ctx.extra.get("critic")) if cfg.critic else None
-    # Kept per condition as each is done: a killed evaluation resumes at the condition it was in.
-    # The key holds what the answers depend on beyond the config (the CLI's --out, unlike a pipeline stage
-    # dir, is not cleared when it changes): the weights, how they run, and each adapter's files.
+    # Kept per condition as each is done: a killed evaluation resumes at the condition it was in, and a later
+    # one of the same items can reuse it. The key holds what the answers depend on beyond the config (the
+    # CLI's --out, unlike a pipeline stage dir, is not cleared when it changes): the code, the weights, how
+    # they run, and the condition's adapter files.
     prov = engine.provenance
     made_by = {k: prov.get(k) for k in ("weights_sha256", "dtype", "quantization", "device", "backend")}
     adapters = {name: digest(Path(path)) for name, path in sorted(engine.adapters.items())}
-    store = ConditionStore(ctx.out_dir / "conditions", {**made_by, "adapters": adapters})
+    store = ConditionStore(ctx.out_dir / STORE_DIR, {**made_by, "code": code_version()}, adapters, reuse)
     records, gens = run_conditions(engine, items, conditions, builder, params, cfg.baseline, critic, store)
     memory.append(snapshot("generated and judged"))
 
@@ -133,6 +154,7 @@ def run(ctx: StageContext) -> StageResult:
         records, cfg.baseline, n_boot=cfg.n_boot, seed=cfg.seed, confidence=cfg.confidence, alpha=cfg.alpha
     )
     results["conditions_run"] = [c.model_dump() for c in conditions]
+    results["reused"] = store.reused  # condition -> the kept file its answers were read from
     results["adapters"] = dict(engine.adapters)
     results["memory"] = memory
     results["stop_reasons"] = {
@@ -153,8 +175,8 @@ def run(ctx: StageContext) -> StageResult:
     )  # fmt: skip
     for line in loop_warnings(results["headline_clean"]["lost"]):  # said in the log, not only in a table
         log.warning("evaluate: %s", line)
-    outputs, n, tokens = write_outputs(ctx, records, results, gens)
-    store.clear()
-    counts = {"items": len(items), "conditions": len(conditions), "records": n}
+    made_here = {name: gs for name, gs in gens.items() if name not in store.reused}  # tokens this run spent
+    outputs, n, tokens = write_outputs(ctx, records, results, made_here)
+    counts = {"items": len(items), "conditions": len(conditions), "records": n, "reused": len(store.reused)}
     return finish(ctx, cfg, started, outputs, counts, {"results": results}, tokens, record_metrics=False,
                   memory=memory)  # fmt: skip
