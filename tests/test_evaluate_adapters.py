@@ -123,6 +123,15 @@ def test_cli_writes_items_results_and_table(tmp_path, adapter_dirs, capsys):
     assert results["memory"][-1]["peak_rss_mb"] > 0
     assert (out / "manifest.json").is_file()
 
+    # An ablation beside it: the kept base and sft answers are read back, only the new condition is generated.
+    again = tmp_path / "again"
+    argv = ["evaluate", "--items", str(items), "--out", str(again), "--model", TINY, "--max-new-tokens", "6",
+            "--n-boot", "200", "--adapter", f"sft={adapter_dirs['sft']}", "--reuse", str(out)]  # fmt: skip
+    assert cli.run(argv) == 0
+    assert "reused (not generated): base_few_shot, base_zero_shot, sft" in capsys.readouterr().out
+    kept = [r for r in read_jsonl(out / "items.jsonl") if r["condition"] != "dpo"]
+    assert read_jsonl(again / "items.jsonl") == kept
+
 
 def test_cli_refuses_a_malformed_adapter_spec(tmp_path, capsys):
     if not any(c.name == "evaluate" for c in cli.app.registered_commands):

@@ -14,13 +14,7 @@ from selfalign.errors import ConfigError
 from selfalign.stages.base import StageContext
 from selfalign.stages.evaluate import EvaluateConfig, run
 from test_engine_adapters import make_adapter
-
-ROWS = [
-    {"id": "a", "instruction": "Name three fruits. Do not use any commas.", "category": "lists",
-     "constraints": [{"type": "no_commas", "params": {}}]},
-    {"id": "b", "instruction": "Describe the sea in lowercase.", "category": "writing",
-     "constraints": [{"type": "lowercase", "params": {}}]},
-]  # fmt: skip
+from test_evaluate_resume import ROWS  # the same two items
 
 
 @pytest.fixture(scope="module")

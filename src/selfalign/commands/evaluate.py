@@ -157,6 +157,8 @@ def evaluate(
         print_uncut(console, summary_table(results))
         if categories:
             print_uncut(console, category_table(results))
+        if results.get("reused"):
+            console.print(f"reused (not generated): {', '.join(sorted(results['reused']))}")
         peak = max(m["peak_rss_mb"] for m in results["memory"])
         wrote = f"wrote {result.outputs['items']} and {result.outputs['results']}"
         console.print(f"peak RSS {peak:.0f} MiB; {wrote}")
