@@ -3,6 +3,8 @@ B's (an ablation across seeds, e.g. steered vs unsteered SFT), with intervals ov
 seeds, and a sign-flip test over items. Checks first that the runs share items (identical base answers).
 
     python bench/compare_pooled.py runs/pilot runs/pilot-unsteered --seeds sft-s0,sft-s1,sft-s2
+    python bench/compare_pooled.py runs/cdpo runs/p8 --seeds dpo-s0,dpo-s1,dpo-s2 \
+        --seeds-b sft-s0,sft-s1,sft-s2     # run B's policies under other names
 """
 
 from __future__ import annotations
@@ -28,9 +30,14 @@ def main() -> None:
     ap.add_argument("run_a", type=Path)
     ap.add_argument("run_b", type=Path)
     ap.add_argument("--seeds", default="sft-s0,sft-s1,sft-s2", help="the conditions pooled in each run")
+    ap.add_argument("--seeds-b", default=None, help="run B's conditions, where named otherwise (same order)")
     ap.add_argument("--n-boot", type=int, default=4000)
     a = ap.parse_args()
     pa, pb, seeds = passes(a.run_a), passes(a.run_b), a.seeds.split(",")
+    seeds_b = a.seeds_b.split(",") if a.seeds_b else seeds
+    if len(seeds_b) != len(seeds):
+        raise SystemExit(f"--seeds names {len(seeds)} conditions, --seeds-b {len(seeds_b)}")
+    pb = {**pb, **{s: pb[t] for s, t in zip(seeds, seeds_b, strict=True)}}  # B's seeds under A's names
     for base in ("base_zero_shot", "base_few_shot"):
         if pa.get(base) != pb.get(base):
             raise SystemExit(f"{base} differs between the runs: not the same items or engine")
