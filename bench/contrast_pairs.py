@@ -6,6 +6,11 @@ model on the same instruction that fails a check (``stages.steered.contrast_pair
 when held to the rule vs what it writes alone. The prompt is the policy's zero-shot format, as SFT trains it;
 margin = the share of checks the rejected answer fails. No model call: the samples already exist.
 
+With ``--flagged``, each instruction also gives a pair whose rejected answer is a *steered* sample QC flagged
+(truncated at the token limit, a loop, word salad) — the same length as the chosen on average, where the
+first kind's rejected answers are a third as long (54 vs 35 words in the seventh run), so DPO on those alone
+learns "longer" (margin 1: the checks may pass; QC is what failed).
+
     python bench/contrast_pairs.py runs/proof-2026-12-06b /tmp/contrast.jsonl
     selfalign dpo --data /tmp/contrast.jsonl --sft-adapter runs/proof-2026-12-06b/sft-s0/adapter ...
 """
@@ -18,6 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from selfalign.constraints import check_all
+from selfalign.constraints.check import passes_all
 from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.prompts.format import get_format
 from selfalign.stages.steered import contrast_pair, is_steered
@@ -27,6 +33,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path)
     ap.add_argument("out", type=Path)
+    ap.add_argument("--flagged", action="store_true", help="also pairs against QC-flagged steered samples")
     args = ap.parse_args()
     by_ins: dict[str, list[dict]] = defaultdict(list)
     for line in (args.run / "responses" / "responses.jsonl").read_text("utf-8").splitlines():
@@ -38,17 +45,22 @@ def main() -> int:
     pairs = []
     for iid, recs in by_ins.items():
         clean = [r["text"] for r in recs if is_steered(r) and not any((r.get("qc") or {}).values())]
+        flagged = [r["text"] for r in recs if is_steered(r) and any((r.get("qc") or {}).values())]
         alone = [r["text"] for r in recs if not is_steered(r)]
         cons = recs[0]["constraints"]
-        pair = contrast_pair(cons, alone, clean)
-        if pair is None:
-            continue
-        chosen, rejected = pair
-        failed = sum(not c.passed for c in check_all(rejected, cons)) / len(cons)
         prompt = fmt.prompt(recs[0]["instruction"])
-        pairs.append({"id": f"contrast:{iid}", "instruction_id": iid, "prompt": prompt, "chosen": chosen,
-                      "rejected": rejected, "margin": failed, "source": "contrast",
-                      "scorer": "verifiable"})  # fmt: skip
+        pair = contrast_pair(cons, alone, clean)
+        if pair is not None:
+            chosen, rejected = pair
+            failed = sum(not c.passed for c in check_all(rejected, cons)) / len(cons)
+            pairs.append({"id": f"contrast:{iid}", "instruction_id": iid, "prompt": prompt, "chosen": chosen,
+                          "rejected": rejected, "margin": failed, "source": "contrast",
+                          "scorer": "verifiable"})  # fmt: skip
+        chosen_qc = next((t for t in clean if t.strip() and passes_all(t, cons)), None)
+        if args.flagged and flagged and chosen_qc is not None and chosen_qc != flagged[0]:
+            pairs.append({"id": f"flagged:{iid}", "instruction_id": iid, "prompt": prompt,
+                          "chosen": chosen_qc, "rejected": flagged[0], "margin": 1.0, "source": "contrast-qc",
+                          "scorer": "qc"})  # fmt: skip
     write_jsonl_atomic(args.out, pairs)
     print(f"{len(pairs)} contrast pairs from {len(by_ins)} constrained instructions -> {args.out}")
     return 0
