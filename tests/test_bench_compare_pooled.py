@@ -3,21 +3,13 @@ otherwise (an ablation evaluated beside a finished run: dpo-s0.. against its sft
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
 
-
-def _bench():
-    path = Path(__file__).parents[1] / "bench" / "compare_pooled.py"
-    spec = importlib.util.spec_from_file_location("bench_compare_pooled", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bench_module import bench_module
 
 
 def _run(root: Path, passed: dict[str, list[bool]]) -> Path:
@@ -35,10 +27,10 @@ def test_run_b_policies_under_other_names_are_paired_by_order(tmp_path, monkeypa
     b = _run(tmp_path / "b", {**base, "sft-s0": [t, f, f, f], "sft-s1": [t, f, f, f]})
     argv = ["compare_pooled.py", str(a), str(b), "--seeds", "dpo-s0,dpo-s1", "--n-boot", "200"]
     monkeypatch.setattr(sys, "argv", [*argv, "--seeds-b", "sft-s0,sft-s1"])
-    _bench().main()
+    bench_module("compare_pooled").main()
     out = capsys.readouterr().out
     assert "62.5% vs" in out and "25.0%" in out  # (2 + 3) / 8 against (1 + 1) / 8
     assert "difference +37.5 pts" in out and "items better / worse: 2 / 0" in out
     monkeypatch.setattr(sys, "argv", [*argv, "--seeds-b", "sft-s0"])
     with pytest.raises(SystemExit, match="--seeds names 2 conditions, --seeds-b 1"):
-        _bench().main()
+        bench_module("compare_pooled").main()

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from bench_module import bench_module
+
 KEY = "base_model.model.model.layers.0.self_attn.q_proj.lora_{}.weight"
-
-
-def _soup_module() -> ModuleType:
-    path = Path(__file__).parents[1] / "bench" / "soup.py"
-    spec = importlib.util.spec_from_file_location("bench_soup", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _adapter(root: Path, seed: int, r: int, alpha: int, extra: bool = False) -> tuple[Path, torch.Tensor]:
@@ -39,7 +30,7 @@ def _adapter(root: Path, seed: int, r: int, alpha: int, extra: bool = False) -> 
 def test_soup_delta_is_the_mean_of_the_deltas(tmp_path: Path) -> None:
     one, d1 = _adapter(tmp_path / "a", 0, r=4, alpha=8)
     two, d2 = _adapter(tmp_path / "b", 1, r=2, alpha=2)
-    rank = _soup_module().soup(tmp_path / "soup", [one, two])
+    rank = bench_module("soup").soup(tmp_path / "soup", [one, two])
     assert rank == 6
     config = json.loads((tmp_path / "soup" / "adapter_config.json").read_text())
     assert (config["r"], config["lora_alpha"], config["lora_dropout"]) == (6, 6, 0.0)
@@ -54,4 +45,4 @@ def test_soup_refuses_adapters_on_other_modules(tmp_path: Path) -> None:
     one, _ = _adapter(tmp_path / "a", 0, r=2, alpha=2)
     two, _ = _adapter(tmp_path / "b", 1, r=2, alpha=2, extra=True)
     with pytest.raises(SystemExit, match="differ in their LoRA modules"):
-        _soup_module().soup(tmp_path / "soup", [one, two])
+        bench_module("soup").soup(tmp_path / "soup", [one, two])

@@ -1,6 +1,6 @@
 """Evaluation results of adapters evaluated alone, with the base conditions of another evaluation of the same
 items (same code and engine), composed as the evaluate stage composes them; prints the pooled table.
-usage: compose.py ITEMS BASE_EVAL_DIR ADAPTER_EVAL_DIR OUT_DIR"""
+usage: compose.py ITEMS BASE_EVAL_DIR ADAPTER_EVAL_DIR OUT_DIR [POLICY_PREFIX, default sft]"""
 import json, sys
 from pathlib import Path
 from selfalign.evaluate.clean import clean_headline
@@ -9,6 +9,7 @@ from selfalign.evaluate.items import load_items
 from selfalign.evaluate.summary import summarize
 
 items_p, base_d, ad_d, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])
+PREFIX = sys.argv[5] if len(sys.argv) > 5 else "sft"
 items = load_items(items_p)
 ids = [it.id for it in items]
 def load(d):
@@ -18,7 +19,7 @@ def load(d):
     return recs, json.loads((d / "results.json").read_text())
 base, base_res = load(base_d)
 ads, ad_res = load(ad_d)
-records = {k: base[k] for k in ("base_zero_shot", "base_few_shot")} | {k: v for k, v in ads.items() if k.startswith("sft")}
+records = {k: base[k] for k in ("base_zero_shot", "base_few_shot")} | {k: v for k, v in ads.items() if k.startswith(PREFIX)}
 for k, v in records.items():
     assert [r["id"] for r in v] == ids, k
 stops = {}
@@ -44,5 +45,5 @@ for tag in ("headline", "headline_clean"):
         per = ", ".join(f"{c['lift']['estimate']*100:+.1f} (q {c['p_bh']:.2g})" for c in p["comparisons"])
         print(f"{p['subset']:18} n={p['n']:3} base {p['baseline']:15} {p['baseline_passed']/p['n']*100:5.1f}% -> "
               f"{q['mean_passed']/p['n']*100:5.1f}%  lift {q['lift']*100:+.1f} [{q['ci_low']*100:+.1f}, {q['ci_high']*100:+.1f}] "
-              f"p={a['p_value']:.2g}  seeds {per}")
+              f"p={a.get('p_value', float('nan')):.2g} {a if 'p_value' not in a else ''}  seeds {per}")
 print({k: round(v["mean_words"], 1) for k, v in results["headline"]["conditions"].items()})
