@@ -1,4 +1,5 @@
 #!/bin/bash
+# The sequence as it ran on 2026-12-07 (paths of that machine: /work/proof/runs/p8 = runs/p8, /work/exp/cdpo = runs/cdpo).
 # contrast-pair DPO across seeds 0-2 on the seventh run (p8): seed 0 first, dev check, then seeds 1-2, then held-out
 cd /work/wt2
 export PYTHONPATH=/work/wt2/src
