@@ -11,6 +11,10 @@ With ``--flagged``, each instruction also gives a pair whose rejected answer is 
 first kind's rejected answers are a third as long (54 vs 35 words in the seventh run), so DPO on those alone
 learns "longer" (margin 1: the checks may pass; QC is what failed).
 
+A rejected answer that ran to the token limit is marked ``rejected_ended: false`` and DPO trains it open (no
+end delimiter, no EOS): closed, pushing it down also pushes down ending after the loop. ``--all-ended`` writes
+every pair closed, as the ablation of 2026-12-07 (docs/results/contrast-dpo-2026-12-07.md) trained them.
+
     python bench/contrast_pairs.py runs/proof-2026-12-06b /tmp/contrast.jsonl
     selfalign dpo --data /tmp/contrast.jsonl --sft-adapter runs/proof-2026-12-06b/sft-s0/adapter ...
 """
@@ -34,6 +38,7 @@ def main() -> int:
     ap.add_argument("run", type=Path)
     ap.add_argument("out", type=Path)
     ap.add_argument("--flagged", action="store_true", help="also pairs against QC-flagged steered samples")
+    ap.add_argument("--all-ended", action="store_true", help="train every rejected answer closed (as before)")
     args = ap.parse_args()
     by_ins: dict[str, list[dict]] = defaultdict(list)
     for line in (args.run / "responses" / "responses.jsonl").read_text("utf-8").splitlines():
@@ -45,7 +50,9 @@ def main() -> int:
     pairs = []
     for iid, recs in by_ins.items():
         clean = [r["text"] for r in recs if is_steered(r) and not any((r.get("qc") or {}).values())]
-        flagged = [r["text"] for r in recs if is_steered(r) and any((r.get("qc") or {}).values())]
+        flagged = [r for r in recs if is_steered(r) and any((r.get("qc") or {}).values())]
+        cut = {r["text"] for r in recs if r["stop_reason"] == "length"} - {
+            r["text"] for r in recs if r["stop_reason"] != "length"}  # ran to the limit
         alone = [r["text"] for r in recs if not is_steered(r)]
         cons = recs[0]["constraints"]
         prompt = fmt.prompt(recs[0]["instruction"])
@@ -55,12 +62,14 @@ def main() -> int:
             failed = sum(not c.passed for c in check_all(rejected, cons)) / len(cons)
             pairs.append({"id": f"contrast:{iid}", "instruction_id": iid, "prompt": prompt, "chosen": chosen,
                           "rejected": rejected, "margin": failed, "source": "contrast",
-                          "scorer": "verifiable"})  # fmt: skip
+                          "scorer": "verifiable",
+                          "rejected_ended": args.all_ended or rejected not in cut})  # fmt: skip
         chosen_qc = next((t for t in clean if t.strip() and passes_all(t, cons)), None)
-        if args.flagged and flagged and chosen_qc is not None and chosen_qc != flagged[0]:
+        if args.flagged and flagged and chosen_qc is not None and chosen_qc != flagged[0]["text"]:
             pairs.append({"id": f"flagged:{iid}", "instruction_id": iid, "prompt": prompt,
-                          "chosen": chosen_qc, "rejected": flagged[0], "margin": 1.0, "source": "contrast-qc",
-                          "scorer": "qc"})  # fmt: skip
+                          "chosen": chosen_qc, "rejected": flagged[0]["text"], "margin": 1.0,
+                          "source": "contrast-qc", "scorer": "qc",
+                          "rejected_ended": args.all_ended or flagged[0]["text"] not in cut})  # fmt: skip
     write_jsonl_atomic(args.out, pairs)
     print(f"{len(pairs)} contrast pairs from {len(by_ins)} constrained instructions -> {args.out}")
     return 0

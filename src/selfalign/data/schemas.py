@@ -148,6 +148,11 @@ class PreferencePair(_Record):
     id: str | None = None
     scorer: str | None = None
     instruction_id: str | None = None
+    rejected_ended: bool = Field(
+        default=True,
+        description="false: the rejected answer ran to the token limit without ending; DPO trains it as it "
+        "was generated, with no end delimiter or EOS, so pushing it down does not push down ending",
+    )
 
     @model_validator(mode="after")
     def _different(self) -> PreferencePair:

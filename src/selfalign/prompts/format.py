@@ -26,6 +26,10 @@ class Format:
         """The text a model should produce after :meth:`prompt` (leading space, end delimiter)."""
         return f" {response.strip()}{self.end}"
 
+    def unfinished(self, response: str) -> str:
+        """A response the model never ended (it ran to the token limit): the leading space, no delimiter."""
+        return f" {response.strip()}"
+
     def example(self, instruction: str, response: str) -> str:
         return self.prompt(instruction) + self.completion(response)
 

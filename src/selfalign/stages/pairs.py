@@ -145,6 +145,10 @@ def run(ctx: StageContext) -> StageResult:
     threshold = scorer.default_threshold if cfg.margin_threshold is None else cfg.margin_threshold
     fmt = get_format()
     texts = [list(dict.fromkeys(g.text.strip() for g in gs if g.text.strip())) for gs in samples]
+    # Samples that ran to the token limit (and no other sample with the same text ended): as a rejected answer
+    # they are trained open, without the end delimiter (PreferencePair.rejected_ended).
+    unended = [{g.text.strip() for g in gs if g.stop_reason == "length"}
+               - {g.text.strip() for g in gs if g.stop_reason != "length"} for gs in samples]  # fmt: skip
     pairs: list[dict[str, Any]] = []
     details: list[dict[str, Any]] = []
     best: dict[int, str] = {}  # instruction index -> its best sample (chosen side of negatives)
@@ -153,9 +157,12 @@ def run(ctx: StageContext) -> StageResult:
 
     def add(i: int, chosen: str, rejected: str, margin: float, source: str, extra: dict[str, Any]) -> None:
         pid = f"pair:{recs[i]['id']}:{len(pairs)}"
+        is_open = rejected in unended[i]
         pairs.append({"id": pid, "instruction_id": str(recs[i]["id"]), "prompt": fmt.prompt(recs[i]["text"]),
-                      "chosen": fmt.completion(chosen), "rejected": fmt.completion(rejected),
-                      "margin": float(margin), "source": source, "scorer": extra.pop("scorer")})  # fmt: skip
+                      "chosen": fmt.completion(chosen),
+                      "rejected": fmt.unfinished(rejected) if is_open else fmt.completion(rejected),
+                      "rejected_ended": not is_open, "margin": float(margin), "source": source,
+                      "scorer": extra.pop("scorer")})  # fmt: skip
         details.append({"id": pid, "gen_prompt": prompts[i], **extra})
 
     for i, gs in steered.items():

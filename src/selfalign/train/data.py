@@ -132,5 +132,10 @@ def as_completion(text: str) -> str:
 
 
 def pair_triples(pairs: Sequence[PreferencePair]) -> list[tuple[str, str, str]]:
-    """``(prompt, chosen, rejected)`` with both answers ending in the end delimiter, as SFT taught."""
-    return [(p.prompt, as_completion(p.chosen), as_completion(p.rejected)) for p in pairs]
+    """``(prompt, chosen, rejected)`` with both answers ending in the end delimiter, as SFT taught — except a
+    rejected answer the model never ended (``rejected_ended`` false), which stays open: with the delimiter
+    (and EOS, ``train.tokenize``) DPO would also push down *ending* after the loop that ran to the limit."""
+    f = get_format()
+    return [(p.prompt, as_completion(p.chosen),
+             as_completion(p.rejected) if p.rejected_ended else f.unfinished(p.rejected.removesuffix(f.end)))
+            for p in pairs]  # fmt: skip
