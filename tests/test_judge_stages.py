@@ -148,6 +148,10 @@ def test_pairs_stage_pairs_come_from_the_model_with_sources(tiny: Engine, tmp_pa
     for p in critic:  # both sides are among the model's own samples for that prompt
         d = details[p["id"]]
         assert d["chosen_index"] != d["rejected_index"]
+    # 8 tokens of a random model: its samples run to the limit, and a rejected one stays open for DPO
+    assert any(not p["rejected_ended"] for p in critic)
+    for p in pairs:
+        assert p["chosen"].endswith("\nEND") and p["rejected"].endswith("\nEND") == p["rejected_ended"]
     neg = [p["source"] for p in pairs if p["source"].startswith("negative:")]
     req = res.metrics["negatives_requested"]
     assert req["truncated"] == req["padded"] == 0 and abs(req["other_answer"] - req["refusal"]) <= 1

@@ -137,3 +137,7 @@ def test_rows_longer_than_max_length_are_counted_and_said(tmp_path, caplog):
     longest = max(len(p) + max(len(c), len(r)) for p, c, r in rows)
     assert pairs_over(pairs, longest) == 0 and pairs_over(pairs, longest - 1) >= 1
     assert pairs_over(pairs, 3) == 4
+    eos = engine.tokenizer.eos_token_id
+    open_row = dpo_dataset(engine, [(F.prompt("Q?"), F.completion("Yes."), F.unfinished("No no no no"))])[0]
+    assert open_row["chosen_ids"][-1] == eos and eos not in open_row["rejected_ids"]
+    assert engine.guard.decode(open_row["rejected_ids"]) == " No no no no"  # as generated: no END, no EOS
