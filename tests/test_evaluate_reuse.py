@@ -5,6 +5,7 @@ trains new adapters then spends no time on the base conditions, and its results 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -67,11 +68,14 @@ def test_an_ablation_takes_the_base_answers_of_an_earlier_evaluation(engine, ada
     assert manifest["counts"]["reused"] == 2
 
 
-def test_an_adapter_is_matched_by_its_files_not_its_name(engine, adapters, tmp_path, monkeypatch):
+def test_an_adapter_is_matched_by_its_weights_not_its_name_or_card(engine, adapters, tmp_path, monkeypatch):
     _run(engine, tmp_path, "first", adapters={"sft": adapters["one"]})
+    copy = tmp_path / "copied"
+    shutil.copytree(adapters["one"], copy)
+    (copy / "README.md").write_text("trained in another run dir\n")  # the card names where; the weights agree
     engine = Engine.load(ModelSpec(ref="tiny-random-llama", sentinels=False))  # without 'sft' attached
     calls = _count_generate(engine, monkeypatch)
-    res = _run(engine, tmp_path, "again", adapters={"policy": adapters["one"], "other": adapters["two"]},
+    res = _run(engine, tmp_path, "again", adapters={"policy": copy, "other": adapters["two"]},
                reuse=["first"])  # fmt: skip
     assert calls == ["other"]  # 'policy' is 'sft' under another name; 'other' has other weights
     assert sorted(res["reused"]) == ["base_few_shot", "base_zero_shot", "policy"]

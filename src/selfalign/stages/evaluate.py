@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from selfalign.atomic import atomic_open
+from selfalign.config import stable_hash
 from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.errors import ConfigError
 from selfalign.evaluate.budget import check_budget
@@ -102,6 +103,15 @@ def adapters_to_attach(ctx: StageContext, cfg: EvaluateConfig) -> dict[str, str]
     return found
 
 
+def adapter_digest(path: Path) -> str:
+    """What an adapter's answers depend on: its config and weights, not its model card (which names the run
+    dir it was trained in) or the tokenizer files PEFT saves beside them (the engine loads one tokenizer)."""
+    files = sorted(p for p in path.glob("adapter_*") if p.is_file()) if path.is_dir() else []
+    if not files:
+        return digest(path)
+    return stable_hash({f.name: digest(f) for f in files})
+
+
 def reuse_dirs(dirs: list[str]) -> list[Path]:
     """The ``reuse`` dirs, each checked to hold kept answers (a typo must not quietly cost an hour)."""
     out = []
@@ -145,7 +155,7 @@ def run(ctx: StageContext) -> StageResult:
     # they run, and the condition's adapter files.
     prov = engine.provenance
     made_by = {k: prov.get(k) for k in ("weights_sha256", "dtype", "quantization", "device", "backend")}
-    adapters = {name: digest(Path(path)) for name, path in sorted(engine.adapters.items())}
+    adapters = {name: adapter_digest(Path(path)) for name, path in sorted(engine.adapters.items())}
     store = ConditionStore(ctx.out_dir / STORE_DIR, {**made_by, "code": code_version()}, adapters, reuse)
     records, gens = run_conditions(engine, items, conditions, builder, params, cfg.baseline, critic, store)
     memory.append(snapshot("generated and judged"))
