@@ -37,6 +37,9 @@ def main() -> None:
     seeds_b = a.seeds_b.split(",") if a.seeds_b else seeds
     if len(seeds_b) != len(seeds):
         raise SystemExit(f"--seeds names {len(seeds)} conditions, --seeds-b {len(seeds_b)}")
+    missing = sorted({*seeds_b} - pb.keys()) + sorted({*seeds} - pa.keys())
+    if missing:
+        raise SystemExit(f"no condition {missing[0]!r} in the runs' evaluate/items.jsonl")
     pb = {**pb, **{s: pb[t] for s, t in zip(seeds, seeds_b, strict=True)}}  # B's seeds under A's names
     for base in ("base_zero_shot", "base_few_shot"):
         if pa.get(base) != pb.get(base):

@@ -66,6 +66,25 @@ def test_an_ablation_takes_the_base_answers_of_an_earlier_evaluation(engine, ada
     assert reused["headline"] == fresh["headline"]
     manifest = json.loads((tmp_path / "reused" / "manifest.json").read_text())
     assert manifest["counts"]["reused"] == 2
+    made = manifest["tokens_generated"]
+    assert 0 < made < json.loads((tmp_path / "fresh" / "manifest.json").read_text())["tokens_generated"]
+
+    calls.clear()  # the same command again: everything is read back, and still said to be reused
+    again = _run(engine, tmp_path, "reused", adapters={"sft": adapters["one"]}, reuse=["first"])
+    assert calls == [] and again["reused"] == reused["reused"]
+    assert json.loads((tmp_path / "reused" / "manifest.json").read_text())["tokens_generated"] == 0
+
+
+def test_a_foreign_or_broken_file_in_a_reuse_dir_is_not_used(engine, tmp_path, monkeypatch):
+    _run(engine, tmp_path, "first")
+    kept = tmp_path / "first" / "conditions"
+    (kept / "junk.jsonl").write_bytes(b"\xff\xfe not text")
+    (kept / "dir.jsonl").mkdir()
+    lines = (kept / "base_few_shot.jsonl").read_text().splitlines()
+    (kept / "base_few_shot.jsonl").write_text("\n".join([lines[0], "{not json", *lines[2:]]) + "\n")
+    calls = _count_generate(engine, monkeypatch)
+    res = _run(engine, tmp_path, "second", reuse=["first"])
+    assert calls == [None] and sorted(res["reused"]) == ["base_zero_shot"]  # few-shot generated again
 
 
 def test_an_adapter_is_matched_by_its_weights_not_its_name_or_card(engine, adapters, tmp_path, monkeypatch):

@@ -154,7 +154,9 @@ def run(ctx: StageContext) -> StageResult:
     # CLI's --out, unlike a pipeline stage dir, is not cleared when it changes): the code, the weights, how
     # they run, and the condition's adapter files.
     prov = engine.provenance
-    made_by = {k: prov.get(k) for k in ("weights_sha256", "dtype", "quantization", "device", "backend")}
+    # Library versions too: greedy answers can change with torch/transformers, and kept files never expire.
+    made_by = {k: prov.get(k) for k in ("weights_sha256", "dtype", "quantization", "device", "backend",
+                                        "architecture", "versions")}  # fmt: skip
     adapters = {name: adapter_digest(Path(path)) for name, path in sorted(engine.adapters.items())}
     store = ConditionStore(ctx.out_dir / STORE_DIR, {**made_by, "code": code_version()}, adapters, reuse)
     records, gens = run_conditions(engine, items, conditions, builder, params, cfg.baseline, critic, store)
@@ -185,7 +187,7 @@ def run(ctx: StageContext) -> StageResult:
     )  # fmt: skip
     for line in loop_warnings(results["headline_clean"]["lost"]):  # said in the log, not only in a table
         log.warning("evaluate: %s", line)
-    made_here = {name: gs for name, gs in gens.items() if name not in store.reused}  # tokens this run spent
+    made_here = {name: gs for name, gs in gens.items() if name not in store.read}  # tokens this run spent
     outputs, n, tokens = write_outputs(ctx, records, results, made_here)
     counts = {"items": len(items), "conditions": len(conditions), "records": n, "reused": len(store.reused)}
     return finish(ctx, cfg, started, outputs, counts, {"results": results}, tokens, record_metrics=False,
