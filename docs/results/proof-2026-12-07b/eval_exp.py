@@ -1,7 +1,10 @@
-"""Evaluate adapters on items with the evaluate stage, on the proof config's engine (packed), as the pipeline does.
+"""Evaluate adapters on items with the evaluate stage, on the proof config's engine (packed), as the
+pipeline does.
 usage: eval_exp.py ITEMS OUT [--base] NAME=PATH ..."""
+
 import sys
 from pathlib import Path
+
 from selfalign.config import load_config
 from selfalign.engine import Engine, ModelSpec
 from selfalign.engine.backend import BackendSpec
