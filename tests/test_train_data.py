@@ -63,11 +63,11 @@ def test_bad_pair_file_names_line_and_field(tmp_path):
     with pytest.raises(DataError, match="margin"):
         load_pairs(path, min_margin=2.0)
     pairs, _ = load_pairs(path)
-    assert pair_triples(pairs) == [("P", " a\nEND", " b\nEND")]
+    assert pair_triples(pairs) == [("P", " a\nEND", " b\nEND", True)]
     # a rejected answer that ran to the token limit stays open, with or without a delimiter in the file
     for rejected in ("b", " b\nEND"):
         path.write_text(json.dumps({**good, "rejected": rejected, "rejected_ended": False}) + "\n")
-        assert pair_triples(load_pairs(path)[0]) == [("P", " a\nEND", " b")]
+        assert pair_triples(load_pairs(path)[0]) == [("P", " a\nEND", " b", False)]
 
 
 @pytest.mark.parametrize("quant", ["4bit", "8bit"])

@@ -12,6 +12,7 @@ from transformers import TrainerCallback
 from selfalign.engine import Engine, GenParams, ModelSpec
 from selfalign.prompts.format import get_format
 from selfalign.train.config import DPOSettings, SFTSettings
+from selfalign.train.data import DPOPair
 from selfalign.train.dpo import train_dpo
 from selfalign.train.sft import train_sft
 from selfalign.train.tokenize import dpo_dataset, pairs_over, rows_over, split_ids
@@ -138,6 +139,8 @@ def test_rows_longer_than_max_length_are_counted_and_said(tmp_path, caplog):
     assert pairs_over(pairs, longest) == 0 and pairs_over(pairs, longest - 1) >= 1
     assert pairs_over(pairs, 3) == 4
     eos = engine.tokenizer.eos_token_id
-    open_row = dpo_dataset(engine, [(F.prompt("Q?"), F.completion("Yes."), F.unfinished("No no no no"))])[0]
+    cut = DPOPair(F.prompt("Q?"), F.completion("Yes."), F.unfinished("No no no no"), rejected_ended=False)
+    open_row, closed_row = dpo_dataset(engine, [cut, cut[:3]])  # the flag decides, not the text
     assert open_row["chosen_ids"][-1] == eos and eos not in open_row["rejected_ids"]
     assert engine.guard.decode(open_row["rejected_ids"]) == " No no no no"  # as generated: no END, no EOS
+    assert closed_row["rejected_ids"] == [*open_row["rejected_ids"], eos]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from selfalign.data.schemas import Judgment, PreferencePair, Response, SFTExample, validate_file
 from selfalign.errors import DataError
@@ -131,11 +131,24 @@ def as_completion(text: str) -> str:
     return text if text.endswith(f.end) else f.completion(text)
 
 
-def pair_triples(pairs: Sequence[PreferencePair]) -> list[tuple[str, str, str]]:
-    """``(prompt, chosen, rejected)`` with both answers ending in the end delimiter, as SFT taught — except a
-    rejected answer the model never ended (``rejected_ended`` false), which stays open: with the delimiter
-    (and EOS, ``train.tokenize``) DPO would also push down *ending* after the loop that ran to the limit."""
+class DPOPair(NamedTuple):
+    """One DPO row as text. ``rejected_ended`` false: the rejected answer ran to the token limit and is
+    trained as it was generated — no end delimiter, no EOS (``train.tokenize.dpo_dataset``): closed, DPO
+    would also push down *ending* after the loop that ran to the limit."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    rejected_ended: bool = True
+
+
+def pair_triples(pairs: Sequence[PreferencePair]) -> list[DPOPair]:
+    """Each pair with both answers ending in the end delimiter, as SFT taught, except a rejected answer the
+    model never ended, which stays open."""
     f = get_format()
-    return [(p.prompt, as_completion(p.chosen),
-             as_completion(p.rejected) if p.rejected_ended else f.unfinished(p.rejected.removesuffix(f.end)))
-            for p in pairs]  # fmt: skip
+    out = []
+    for p in pairs:
+        open_text = f.unfinished(p.rejected.removesuffix(f.end))
+        rejected = as_completion(p.rejected) if p.rejected_ended else open_text
+        out.append(DPOPair(p.prompt, as_completion(p.chosen), rejected, p.rejected_ended))
+    return out

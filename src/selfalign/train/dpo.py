@@ -22,6 +22,7 @@ from trl import DPOConfig, DPOTrainer
 from selfalign.errors import ConfigError
 from selfalign.train import common, progress
 from selfalign.train.config import DPOSettings
+from selfalign.train.data import DPOPair
 from selfalign.train.finite import StopOnNonFinite
 from selfalign.train.headcut import label_positions_only
 from selfalign.train.outputs import TrainOutcome
@@ -49,7 +50,7 @@ class GuardedDPOTrainer(DPOTrainer):
 
 def build_trainer(
     engine: Engine,
-    pairs: Sequence[tuple[str, str, str]],
+    pairs: Sequence[DPOPair | tuple[str, str, str]],
     settings: DPOSettings,
     out_dir: Path,
     *,
@@ -98,7 +99,7 @@ def build_trainer(
 
 def train_dpo(
     engine: Engine,
-    pairs: Sequence[tuple[str, str, str]],
+    pairs: Sequence[DPOPair | tuple[str, str, str]],
     settings: DPOSettings,
     out_dir: Path,
     *,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from datasets import Dataset
 
 from selfalign.engine.scoring import encode_pair
-from selfalign.prompts.format import get_format
+from selfalign.train.data import DPOPair
 
 if TYPE_CHECKING:
     from selfalign.engine import Engine
@@ -34,11 +34,6 @@ def split_ids(engine: Engine, prompt: str, completion: str, eos: bool = True) ->
     ctx, cont = encode_pair(engine.guard, prompt, completion, allow_special=False, as_text=True)
     return list(ctx), [*cont, *([eos_id(engine)] if eos else [])]
 
-
-def ended(completion: str) -> bool:
-    """A DPO answer with the format's end delimiter gets EOS; one without is a rejected answer the model never
-    ended (``train.data.pair_triples``), trained as it was generated."""
-    return completion.endswith(get_format().end)
 
 
 def sft_dataset(
@@ -72,17 +67,18 @@ def pairs_over(dataset: Dataset, max_length: int | None) -> int:
     )
 
 
-def dpo_dataset(engine: Engine, pairs: Sequence[tuple[str, str, str]]) -> Dataset:
-    """Rows of ``prompt_ids``, ``chosen_ids``, ``rejected_ids`` (each answer that ends, with EOS)."""
+def dpo_dataset(engine: Engine, pairs: Sequence[DPOPair | tuple[str, str, str]]) -> Dataset:
+    """Rows of ``prompt_ids``, ``chosen_ids``, ``rejected_ids``: each answer ends with EOS, except a rejected
+    one marked as never ended (``DPOPair.rejected_ended``)."""
     rows: dict[str, list[list[int]]] = {"prompt_ids": [], "chosen_ids": [], "rejected_ids": []}
-    for prompt, chosen, rejected in pairs:
-        ctx_c, cont_c = split_ids(engine, prompt, chosen, ended(chosen))
-        ctx_r, cont_r = split_ids(engine, prompt, rejected, ended(rejected))
+    for prompt, chosen, rejected, rejected_ended in (DPOPair(*p) for p in pairs):
+        ctx_c, cont_c = split_ids(engine, prompt, chosen)
+        ctx_r, cont_r = split_ids(engine, prompt, rejected, eos=rejected_ended)
         if ctx_c != ctx_r:  # encode_pair fell back to separate encoding for one side; keep one shared prompt
             ctx_c = ctx_r = list(engine.guard.encode(prompt, as_text=True))
-            eos_c, eos_r = ([eos_id(engine)] if ended(c) else [] for c in (chosen, rejected))
-            cont_c = [*engine.guard.encode(chosen, bos=False, as_text=True), *eos_c]
-            cont_r = [*engine.guard.encode(rejected, bos=False, as_text=True), *eos_r]
+            cont_c = [*engine.guard.encode(chosen, bos=False, as_text=True), eos_id(engine)]
+            end_r = [eos_id(engine)] if rejected_ended else []
+            cont_r = [*engine.guard.encode(rejected, bos=False, as_text=True), *end_r]
         rows["prompt_ids"].append(ctx_c)
         rows["chosen_ids"].append(cont_c)
         rows["rejected_ids"].append(cont_r)
