@@ -4,10 +4,9 @@ condition it was in, and a later evaluation of the same items reuses what it wou
 One file per condition, ``<dir>/<condition>.jsonl``, written atomically: a header line with the key, then one
 generation per item. The key hashes everything the generations depend on — the code version, the base
 weights, how they run and the library versions (the caller's ``context``), the condition's adapter config and
-weights, its prompt kind,
-every prompt and the decoding parameters — and not the condition's name, so an ablation that evaluates new
-adapters beside a finished run can take that run's base answers (``reuse``) instead of spending the time
-again. A file made under anything else is not used, never trusted. A condition is generated whole, as without
+weights, its prompt kind, every prompt and the decoding parameters — and not the condition's name, so an
+ablation that evaluates new adapters beside a finished run can take that run's base answers (``reuse``)
+instead of spending the time again. A file made under anything else is not used, never trusted. A condition is generated whole, as without
 the store: batches are the same, so the outputs are the same token for token.
 """
 
