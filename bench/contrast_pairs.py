@@ -30,7 +30,7 @@ from selfalign.constraints import check_all
 from selfalign.constraints.check import passes_all
 from selfalign.data.jsonl import write_jsonl_atomic
 from selfalign.prompts.format import get_format
-from selfalign.stages.steered import contrast_pair, is_steered
+from selfalign.stages.steered import contrast_pair, is_steered, unended
 
 
 def main() -> int:
@@ -51,8 +51,7 @@ def main() -> int:
     for iid, recs in by_ins.items():
         clean = [r["text"] for r in recs if is_steered(r) and not any((r.get("qc") or {}).values())]
         flagged = [r for r in recs if is_steered(r) and any((r.get("qc") or {}).values())]
-        cut = {r["text"] for r in recs if r["stop_reason"] == "length"} - {
-            r["text"] for r in recs if r["stop_reason"] != "length"}  # ran to the limit
+        cut = unended((r["text"], r["stop_reason"]) for r in recs)  # ran to the limit
         alone = [r["text"] for r in recs if not is_steered(r)]
         cons = recs[0]["constraints"]
         prompt = fmt.prompt(recs[0]["instruction"])

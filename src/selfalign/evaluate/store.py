@@ -6,8 +6,8 @@ generation per item. The key hashes everything the generations depend on — the
 weights, how they run and the library versions (the caller's ``context``), the condition's adapter config and
 weights, its prompt kind, every prompt and the decoding parameters — and not the condition's name, so an
 ablation that evaluates new adapters beside a finished run can take that run's base answers (``reuse``)
-instead of spending the time again. A file made under anything else is not used, never trusted. A condition is generated whole, as without
-the store: batches are the same, so the outputs are the same token for token.
+instead of spending the time again. A file made under anything else is not used, never trusted. A condition
+is generated whole, as without the store: batches are the same, so the outputs are the same token for token.
 """
 
 from __future__ import annotations

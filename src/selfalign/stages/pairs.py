@@ -33,7 +33,7 @@ from selfalign.prompts.builders import response_prompt
 from selfalign.prompts.format import get_format
 from selfalign.stages.base import StageContext, StageResult, finish
 from selfalign.stages.rounds import redraw_constraints, round_seed
-from selfalign.stages.steered import STEER_SEED_OFFSET, contrast_pair
+from selfalign.stages.steered import STEER_SEED_OFFSET, contrast_pair, unended
 
 
 class NegativesConfig(BaseModel):
@@ -145,10 +145,7 @@ def run(ctx: StageContext) -> StageResult:
     threshold = scorer.default_threshold if cfg.margin_threshold is None else cfg.margin_threshold
     fmt = get_format()
     texts = [list(dict.fromkeys(g.text.strip() for g in gs if g.text.strip())) for gs in samples]
-    # Samples that ran to the token limit (and no other sample with the same text ended): as a rejected answer
-    # they are trained open, without the end delimiter (PreferencePair.rejected_ended).
-    unended = [{g.text.strip() for g in gs if g.stop_reason == "length"}
-               - {g.text.strip() for g in gs if g.stop_reason != "length"} for gs in samples]  # fmt: skip
+    cut = [unended((g.text.strip(), g.stop_reason) for g in gs) for gs in samples]  # rejected: trained open
     pairs: list[dict[str, Any]] = []
     details: list[dict[str, Any]] = []
     best: dict[int, str] = {}  # instruction index -> its best sample (chosen side of negatives)
@@ -157,7 +154,7 @@ def run(ctx: StageContext) -> StageResult:
 
     def add(i: int, chosen: str, rejected: str, margin: float, source: str, extra: dict[str, Any]) -> None:
         pid = f"pair:{recs[i]['id']}:{len(pairs)}"
-        is_open = rejected in unended[i]
+        is_open = rejected in cut[i]
         pairs.append({"id": pid, "instruction_id": str(recs[i]["id"]), "prompt": fmt.prompt(recs[i]["text"]),
                       "chosen": fmt.completion(chosen),
                       "rejected": fmt.unfinished(rejected) if is_open else fmt.completion(rejected),

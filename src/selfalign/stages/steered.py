@@ -12,7 +12,7 @@ loop — is measured here: the *unsteered* base model's log-likelihood per token
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from statistics import mean
 from typing import TYPE_CHECKING, Any
 
@@ -166,3 +166,11 @@ def contrast_pair(
     chosen = next((t for t in steered if t.strip() and passes_all(t, constraints)), None)
     rejected = next((t for t in unsteered if t.strip() and not passes_all(t, constraints)), None)
     return (chosen, rejected) if chosen is not None and rejected is not None else None
+
+
+def unended(samples: Iterable[tuple[str, str]]) -> set[str]:
+    """Of ``(text, stop_reason)`` samples, the texts that ran to the token limit and that no sample with the
+    same text ended: as a rejected DPO answer such a text is trained open (``PreferencePair.rejected_ended``).
+    """
+    rows = list(samples)
+    return {t for t, why in rows if why == "length"} - {t for t, why in rows if why != "length"}
